@@ -1,0 +1,192 @@
+"""Feedback for learners: run their function against the reference and say precisely what is wrong.
+
+A notebook's test cell calls ``check_exercise("conv2d", conv2d)``. On success it prints one line; on a
+mismatch it raises ``CheckFailed`` (an ``AssertionError``, so nbgrader counts the cell as failed) whose
+message gives the inputs, the shape or the entries that differ, the largest relative error and, when the
+learner's result equals a known bug's result, a hint that names the bug.
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .exercises import EXERCISES, Case, Exercise
+
+
+class CheckFailed(AssertionError):
+    """A learner's answer differs from the reference; the message says how."""
+
+
+# --- comparing two results -----------------------------------------------------------------------------
+
+def _as_array(value):
+    if hasattr(value, "detach") and hasattr(value, "numpy"):
+        return None
+    try:
+        arr = np.asarray(value)
+    except Exception:  # noqa: BLE001 - anything that is not array-like is reported, not raised
+        return None
+    if arr.dtype == object:
+        return None
+    return arr
+
+
+def _fmt(v) -> str:
+    return np.format_float_positional(float(v), precision=5, unique=False, trim="-") if np.isfinite(v) else str(v)
+
+
+def _layout_hint(actual_shape, expected_shape) -> str | None:
+    if len(actual_shape) == 4 and len(expected_shape) == 4:
+        n, c, h, w = expected_shape
+        if tuple(actual_shape) == (n, h, w, c):
+            return "your result is channels-last (N, H, W, C); this course uses NCHW (N, C, H, W)"
+    if sorted(actual_shape) == sorted(expected_shape):
+        return "the right numbers of entries in the wrong axis order: check the layout (NCHW) or a missing transpose"
+    return None
+
+
+def differences(actual, expected, *, rtol: float = 1e-5, atol: float = 1e-7) -> list[str]:
+    """Human-readable list of what differs between actual and expected; empty when they match."""
+    if expected is None:
+        return [] if actual is None else [f"expected None, got {type(actual).__name__}"]
+    if actual is None:
+        return ["got None: did you forget to `return` the result?"]
+    if hasattr(actual, "detach"):
+        return ["got a torch tensor; return a NumPy array (tensor.detach().cpu().numpy())"]
+    exp = np.asarray(expected)
+    act = _as_array(actual)
+    if act is None:
+        return [f"expected an array of shape {exp.shape}, got {type(actual).__name__}"]
+    if act.dtype == bool and exp.dtype != bool or not (np.issubdtype(act.dtype, np.number) or act.dtype == bool):
+        return [f"expected numbers of dtype {exp.dtype}, got dtype {act.dtype}"]
+    if act.shape != exp.shape:
+        msg = [f"shape: expected {exp.shape}, got {act.shape}"]
+        hint = _layout_hint(act.shape, exp.shape)
+        return msg + ([f"hint: {hint}"] if hint else [])
+    act = act.astype(np.float64)
+    exp = exp.astype(np.float64)
+    scale = float(np.max(np.abs(exp[np.isfinite(exp)]), initial=0.0))
+    bad = ~np.isclose(act, exp, rtol=rtol, atol=atol * max(1.0, scale), equal_nan=True)
+    if not bad.any():
+        return []
+    problems = []
+    nonfinite = bad & ~np.isfinite(act) & np.isfinite(exp)
+    if nonfinite.any():
+        problems.append(f"{int(nonfinite.sum())} entries are nan or inf where the reference is finite (overflow?)")
+    idx = np.argwhere(bad)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.abs(act - exp) / np.maximum(np.abs(act) + np.abs(exp), 1e-12)
+    rel = np.where(np.isfinite(rel), rel, 1.0)
+    problems.append(
+        f"{int(bad.sum())} of {bad.size} entries differ (max relative error {float(rel.max()):.2e})"
+    )
+    shown = [tuple(int(i) for i in row) for row in idx[:3]]
+    for where in shown:
+        where_str = "[" + ", ".join(map(str, where)) + "]" if where else "(the value)"
+        problems.append(f"  at {where_str}: expected {_fmt(exp[where])}, got {_fmt(act[where])}")
+    finite = np.isfinite(act) & np.isfinite(exp) & (np.abs(exp) > 1e-12)
+    if finite.any():
+        ratio = act[finite] / exp[finite]
+        if np.allclose(ratio, ratio.flat[0], rtol=1e-6) and not np.isclose(ratio.flat[0], 1):
+            problems.append(f"hint: your result is the reference times {_fmt(ratio.flat[0])}: a missing or extra factor?")
+    return problems
+
+
+def _named_outcome(exercise: Exercise, value) -> dict[str, Any]:
+    if len(exercise.output_names) == 1:
+        return {exercise.output_names[0]: value}
+    if not isinstance(value, (tuple, list)) or len(value) != len(exercise.output_names):
+        return {"(return value)": value}
+    return dict(zip(exercise.output_names, value))
+
+
+def _compare_outcomes(exercise: Exercise, actual: dict, expected: dict) -> dict[str, list[str]]:
+    if "(return value)" in actual:
+        names = ", ".join(exercise.output_names)
+        return {"return value": [f"expected a tuple ({names}), got {type(actual['(return value)']).__name__}"]}
+    found = {}
+    for key, exp in expected.items():
+        diff = differences(actual.get(key), exp, rtol=exercise.rtol, atol=exercise.atol)
+        if diff:
+            found[key] = diff
+    return found
+
+
+# --- running a learner's function ----------------------------------------------------------------------
+
+def _describe(case: Case) -> str:
+    parts = []
+    for k, v in case.kwargs.items():
+        if isinstance(v, np.ndarray):
+            parts.append(f"{k}: shape {v.shape}" if v.size > 6 else f"{k}={np.array2string(v, precision=3)}")
+        else:
+            parts.append(f"{k}={v!r}")
+    return ", ".join(parts) + (f"  [{case.label}]" if case.label else "")
+
+
+def _run(fn, exercise: Exercise, case: Case):
+    """Call fn on a private copy of the case; return (outcome dict, inputs changed in place or None)."""
+    kwargs = copy.deepcopy(case.kwargs)
+    before = copy.deepcopy(kwargs)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        outcome = exercise.run(fn, kwargs)
+    changed = [
+        k for k, v in before.items()
+        if isinstance(v, np.ndarray) and k not in exercise.mutates and not np.array_equal(v, kwargs[k], equal_nan=True)
+    ]
+    return _named_outcome(exercise, outcome) if not isinstance(outcome, dict) else outcome, changed
+
+
+def _matching_mistake(exercise: Exercise, case: Case, actual: dict, expected: dict) -> str | None:
+    for m in exercise.mistakes:
+        try:
+            wrong, _ = _run(m.fn, exercise, case)
+        except Exception:  # noqa: BLE001 - a mistake that cannot run on this case just cannot match
+            continue
+        if _compare_outcomes(exercise, wrong, expected) and not _compare_outcomes(exercise, actual, wrong):
+            return m.hint
+    return None
+
+
+def check_exercise(name: str, fn, *, seed: int | None = 0, hidden: bool = False, quiet: bool = False) -> int:
+    """Compare ``fn`` with the reference for exercise ``name`` on its test cases.
+
+    seed: seeds the random cases; None draws fresh ones (what hidden tests use)
+    hidden: also run the larger, harder set of cases that grading uses
+    Returns the number of cases checked; raises CheckFailed with feedback on the first mismatch.
+    """
+    if name not in EXERCISES:
+        raise ValueError(f"unknown exercise {name!r}; known: {sorted(EXERCISES)}")
+    exercise = EXERCISES[name]
+    if not callable(fn):
+        raise CheckFailed(f"{name}: expected a function, got {type(fn).__name__}")
+    rng = np.random.default_rng(seed)
+    cases = exercise.cases(rng, hidden)
+    for number, case in enumerate(cases, 1):
+        header = f"{name} does not match the reference on case {number} of {len(cases)}\n  inputs: {_describe(case)}"
+        expected, _ = _run(exercise.reference, exercise, case)
+        try:
+            actual, changed = _run(fn, exercise, case)
+        except NotImplementedError:
+            raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code") from None
+        except Exception as err:  # noqa: BLE001 - the learner's error becomes feedback
+            raise CheckFailed(f"{header}\n  your function raised {type(err).__name__}: {err}") from err
+        problems = _compare_outcomes(exercise, actual, expected)
+        if changed and not problems:
+            problems = {"inputs": [f"your function changed its input(s) {changed} in place; work on a copy"]}
+        if problems:
+            lines = [header]
+            for key, diff in problems.items():
+                label = f"  {key}: " if len(expected) > 1 else "  "
+                lines += [label + diff[0]] + ["    " + d for d in diff[1:]]
+            hint = _matching_mistake(exercise, case, actual, expected)
+            if hint:
+                lines.append(f"  hint: {hint}")
+            raise CheckFailed("\n".join(lines))
+    if not quiet:
+        print(f"\u2714 {name}: matches the reference on {len(cases)} test cases")
+    return len(cases)

@@ -1,0 +1,52 @@
+"""The graded exercises: for each, the reference, the test cases and the known mistakes.
+
+``EXERCISES[name]`` is what ``dlcourse.checks.check_exercise(name, fn)`` runs. Cases are drawn from an
+``rng`` so visible tests (a fixed seed) and hidden tests (fresh draws, more and harder cases) share one
+definition. Each case is chosen to expose a bug: strides that do not divide evenly, asymmetric padding,
+ties in max pooling, logits of +-1000 and so on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..mistakes import MISTAKES, Mistake
+
+
+@dataclass
+class Case:
+    kwargs: dict
+    label: str = ""
+
+
+@dataclass
+class Exercise:
+    name: str
+    reference: Callable
+    cases: Callable  # (rng, hidden: bool) -> list[Case]
+    output_names: tuple[str, ...] = ("output",)
+    rtol: float = 1e-5
+    atol: float = 1e-7
+    mutates: tuple[str, ...] = ()  # arguments the function is meant to change in place
+    runner: Callable | None = None  # (fn, kwargs) -> result or dict of named results
+    extra_mistakes: list[Mistake] = field(default_factory=list)
+
+    @property
+    def mistakes(self) -> list[Mistake]:
+        return MISTAKES.get(self.name, []) + self.extra_mistakes
+
+    def run(self, fn, kwargs):
+        return self.runner(fn, kwargs) if self.runner else fn(**kwargs)
+
+
+EXERCISES: dict[str, Exercise] = {}
+
+
+def register(exercise: Exercise) -> Exercise:
+    if exercise.name in EXERCISES:
+        raise ValueError(f"exercise {exercise.name!r} registered twice")
+    EXERCISES[exercise.name] = exercise
+    return exercise
+
+
+from . import neuron, ops  # noqa: E402,F401  (registers the exercises)

@@ -1,0 +1,61 @@
+"""Test cases for lab 01: the weighted sum and the perceptron rule."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import neuron
+from ..data import make_blobs
+from ..mistakes import Mistake
+from . import Case, Exercise, register
+
+
+def _weighted_sum_cases(rng, hidden):
+    cases = [
+        Case({"x": np.array([1.0, 2.0]), "w": np.array([0.5, -1.0]), "b": 0.25}, "one input"),
+        Case({"x": rng.standard_normal((5, 3)), "w": rng.standard_normal(3), "b": -0.7}, "a batch of 5"),
+    ]
+    if hidden:
+        cases += [Case({"x": rng.standard_normal((7, 4)), "w": rng.standard_normal(4), "b": float(rng.normal())})]
+    return cases
+
+
+def _update_cases(rng, hidden):
+    cases = []
+    for y, sign in [(1, -1), (0, 1), (1, 1), (0, -1)] + ([(1, -1), (0, 1)] if hidden else []):
+        w = rng.standard_normal(2)
+        x = rng.standard_normal(2)
+        b = float(sign * (abs(x @ w) + 0.5) - x @ w)  # puts x . w + b on the chosen side of 0
+        cases.append(Case({"w": w, "b": b, "x": x, "y": y, "lr": float(rng.choice([1.0, 0.5]))},
+                          "misclassified" if (sign > 0) != (y == 1) else "already correct"))
+    return cases
+
+
+def _train_cases(rng, hidden):
+    cases = []
+    for seed in range(2 + 2 * hidden):
+        X, y = make_blobs(40, centers=2, spread=0.5, rng=np.random.default_rng(int(rng.integers(1 << 30)) + seed))
+        cases.append(Case({"X": X, "y": y, "lr": 1.0, "epochs": 50}, "two separable blobs"))
+    return cases
+
+
+def _update_wrong_sign(w, b, x, y, lr=1.0):
+    pred = float(np.dot(x, w) + b > 0)
+    return w - lr * (y - pred) * np.asarray(x), b - lr * (y - pred)
+
+
+def _update_no_bias(w, b, x, y, lr=1.0):
+    new_w, _ = neuron.perceptron_update(w, b, x, y, lr)
+    return new_w, b
+
+
+def _weighted_sum_no_bias(x, w, b):
+    return np.asarray(x) @ np.asarray(w)
+
+
+register(Exercise("weighted_sum", neuron.weighted_sum, _weighted_sum_cases, extra_mistakes=[
+    Mistake("weighted_sum_no_bias", "add the bias b after the dot product", _weighted_sum_no_bias)]))
+register(Exercise("perceptron_update", neuron.perceptron_update, _update_cases, output_names=("w", "b"),
+                  mutates=(), extra_mistakes=[
+    Mistake("wrong_sign", "the rule moves w towards x when y = 1 was missed: w + lr * (y - y_hat) * x", _update_wrong_sign),
+    Mistake("no_bias", "the bias learns too: b + lr * (y - y_hat)", _update_no_bias)]))
+register(Exercise("train_perceptron", neuron.train_perceptron, _train_cases, output_names=("w", "b", "mistakes")))

@@ -1,0 +1,55 @@
+"""Inverted dropout (Srivastava et al., 2014): zero each entry with probability p, scale the rest by 1/(1-p).
+
+Scaling at training time keeps every activation's expected value unchanged, so evaluation needs no
+rescaling. With no autograd to remember the mask, the mask is explicit: draw it with ``dropout_mask``
+(or let ``dropout`` draw it from ``rng``) and hand the same mask to ``dropout_backward``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..validation import as_float_array, probability
+
+
+def dropout_mask(shape, p=0.5, rng=None):
+    """Boolean keep-mask of the given shape: True with probability 1 - p."""
+    probability(p, "p")
+    rng = np.random.default_rng() if rng is None else rng
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+    return rng.random(shape) >= p
+
+
+def _check_mask(mask, shape):
+    mask = np.asarray(mask)
+    if mask.shape != shape or mask.dtype != bool:
+        raise ValueError(f"mask must be a boolean array of shape {shape}, got {mask.dtype} of shape {mask.shape}")
+    return mask
+
+
+def dropout(x, p=0.5, training=True, *, rng=None, mask=None):
+    """x: any shape. In training, returns x * mask / (1 - p); in eval (training=False), x unchanged.
+
+    rng: a numpy Generator the mask is drawn from (ignored when ``mask`` is given)
+    mask: optional boolean keep-mask of x's shape, e.g. from ``dropout_mask``
+    """
+    x = as_float_array(x, "x")
+    p = probability(p, "p")
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return np.zeros_like(x)
+    mask = dropout_mask(x.shape, p, rng) if mask is None else _check_mask(mask, x.shape)
+    return (x * mask / (1 - p)).astype(x.dtype, copy=False)
+
+
+def dropout_backward(dout, mask, p=0.5, training=True):
+    """Gradient of ``dropout``: the same mask and the same 1/(1-p) scale applied to dout."""
+    dout = as_float_array(dout, "dout")
+    p = probability(p, "p")
+    if not training or p == 0:
+        return dout
+    if p == 1:
+        return np.zeros_like(dout)
+    mask = _check_mask(mask, dout.shape)
+    return (dout * mask / (1 - p)).astype(dout.dtype, copy=False)
