@@ -1,0 +1,100 @@
+"""The feedback checks accept the reference, reject every known mistake with its hint, and explain."""
+import numpy as np
+import pytest
+
+from dlcourse.checks import CheckFailed, check_exercise, differences
+from dlcourse.exercises import EXERCISES
+
+ALL_MISTAKES = [(name, m) for name, ex in EXERCISES.items() for m in ex.mistakes]
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_reference_passes_visible_and_hidden_cases(name):
+    assert check_exercise(name, EXERCISES[name].reference, quiet=True) > 0
+    assert check_exercise(name, EXERCISES[name].reference, seed=None, hidden=True, quiet=True) > 0
+
+
+@pytest.mark.parametrize("name,mistake", ALL_MISTAKES, ids=[f"{n}-{m.name}" for n, m in ALL_MISTAKES])
+def test_every_mistake_fails_hidden_cases_and_gets_its_hint(name, mistake):
+    with pytest.raises(CheckFailed) as caught:
+        check_exercise(name, mistake.fn, seed=None, hidden=True, quiet=True)
+    assert mistake.hint in str(caught.value)
+
+
+def test_every_graded_op_has_known_mistakes():
+    without = [n for n, ex in EXERCISES.items() if not ex.mistakes and n not in {"step", "relu", "tanh", "log_softmax",
+                                                                               "avg_pool2d", "batch_norm_backward", "train_perceptron"}]
+    assert without == []
+
+
+def test_success_prints_one_line(capsys):
+    check_exercise("relu", EXERCISES["relu"].reference)
+    assert capsys.readouterr().out.strip() == "\u2714 relu: matches the reference on 3 test cases"
+
+
+def test_blank_exercise_says_not_implemented():
+    def conv2d(x, weight, bias=None, stride=1, padding=0):
+        raise NotImplementedError()
+
+    with pytest.raises(CheckFailed, match=r"conv2d is not implemented yet"):
+        check_exercise("conv2d", conv2d)
+
+
+def test_missing_return_and_wrong_shape_and_errors_are_explained():
+    with pytest.raises(CheckFailed, match=r"got None: did you forget to `return`"):
+        check_exercise("relu", lambda x: None)
+    with pytest.raises(CheckFailed, match=r"shape: expected \(5,\), got \(1, 5\)"):
+        check_exercise("relu", lambda x: np.maximum(x, 0)[None])
+    with pytest.raises(CheckFailed, match=r"your function raised ZeroDivisionError"):
+        check_exercise("relu", lambda x: 1 / 0)
+    with pytest.raises(CheckFailed, match=r"got a torch tensor"):
+        check_exercise("relu", lambda x: __import__("torch").relu(__import__("torch").tensor(x)))
+
+
+def test_value_mismatch_names_entries_and_relative_error():
+    def relu(x):
+        out = np.maximum(x, 0)
+        out.flat[1] += 1
+        return out
+
+    with pytest.raises(CheckFailed) as caught:
+        check_exercise("relu", relu)
+    msg = str(caught.value)
+    assert "1 of 5 entries differ" in msg and "max relative error" in msg and "at [1]: expected 0, got 1" in msg
+
+
+def test_changing_an_input_in_place_is_reported():
+    def relu(x):
+        np.maximum(x, 0, out=x)
+        return x
+
+    with pytest.raises(CheckFailed, match=r"changed its input\(s\) \['x'\] in place"):
+        check_exercise("relu", relu)
+
+
+def test_channels_last_shape_hint():
+    msg = differences(np.zeros((2, 5, 5, 3)), np.zeros((2, 3, 5, 5)))
+    assert any("channels-last" in m for m in msg)
+
+
+def test_constant_factor_hint():
+    msg = differences(np.arange(1.0, 5.0) * 2, np.arange(1.0, 5.0))
+    assert any("times 2" in m for m in msg)
+
+
+def test_tuple_outputs_name_the_wrong_part():
+    from dlcourse import functional as F
+
+    def conv2d_backward(dout, x, weight, bias=None, stride=1, padding=0):
+        dx, dw, db = F.conv2d_backward(dout, x, weight, bias, stride, padding)
+        return dx, dw, db * 2
+
+    with pytest.raises(CheckFailed, match=r"dbias: .*entries differ"):
+        check_exercise("conv2d_backward", conv2d_backward)
+    with pytest.raises(CheckFailed, match=r"expected a tuple \(dx, dweight, dbias\)"):
+        check_exercise("conv2d_backward", lambda **kw: F.conv2d_backward(**kw)[0])
+
+
+def test_unknown_exercise():
+    with pytest.raises(ValueError, match="unknown exercise"):
+        check_exercise("conv3d", lambda: None)
