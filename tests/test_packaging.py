@@ -18,7 +18,8 @@ def _name(requirement: str) -> str:
 
 def _environment():
     deps, pip = [], []
-    for line in (ROOT / "environment.yml").read_text().splitlines():
+    text = (ROOT / "environment.yml").read_text()
+    for line in text[text.index("\ndependencies:"):].splitlines():
         m = re.match(r"^  - (\S+)$", line)
         if m and m.group(1) != "pip:":
             deps.append(m.group(1))
