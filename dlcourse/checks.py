@@ -8,6 +8,7 @@ learner's result equals a known bug's result, a hint that names the bug.
 from __future__ import annotations
 
 import copy
+import functools
 import warnings
 from typing import Any
 
@@ -152,11 +153,14 @@ def _matching_mistake(exercise: Exercise, case: Case, actual: dict, expected: di
     return None
 
 
-def check_exercise(name: str, fn, *, seed: int | None = 0, hidden: bool = False, quiet: bool = False) -> int:
+def check_exercise(name: str, fn, *, seed: int | None = 0, hidden: bool = False, quiet: bool = False,
+                   own_work: bool = False, allowed=()) -> int:
     """Compare ``fn`` with the reference for exercise ``name`` on its test cases.
 
     seed: seeds the random cases; None draws fresh ones (what hidden tests use)
     hidden: also run the larger, harder set of cases that grading uses
+    own_work: finally run fn once under ``dlcourse.grading.assert_own_work``, which fails (DelegationError)
+        if fn hands its work to dlcourse or torch; ``allowed`` lists helpers the exercise permits
     Returns the number of cases checked; raises CheckFailed with feedback on the first mismatch.
     """
     if name not in EXERCISES:
@@ -187,6 +191,14 @@ def check_exercise(name: str, fn, *, seed: int | None = 0, hidden: bool = False,
             if hint:
                 lines.append(f"  hint: {hint}")
             raise CheckFailed("\n".join(lines))
+    if own_work:
+        from .grading import assert_own_work
+
+        kwargs = copy.deepcopy(cases[0].kwargs)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            # A partial, not a lambda: no frame of dlcourse's own may run before the learner's function.
+            assert_own_work(functools.partial(fn, **kwargs), allowed=allowed, name=name)
     if not quiet:
         print(f"\u2714 {name}: matches the reference on {len(cases)} test cases")
     return len(cases)

@@ -30,11 +30,13 @@ def _matches(module: str, prefixes: Iterable[str]) -> bool:
     return any(module == p or module.startswith(p + ".") for p in prefixes)
 
 
-def assert_own_work(fn, *args, forbidden: Iterable[str] = FORBIDDEN, allowed: Iterable = (), **kwargs):
+def assert_own_work(fn, *args, forbidden: Iterable[str] = FORBIDDEN, allowed: Iterable = (), name: str | None = None,
+                    **kwargs):
     """Call fn(*args, **kwargs); fail with DelegationError if it runs code from a forbidden module.
 
     forbidden: module prefixes whose code must not run inside fn
     allowed: functions from those modules that the exercise lets the learner call (given helpers)
+    name: what to call fn in the message (default: fn.__name__)
     Returns fn's result.
     """
     forbidden = tuple(forbidden)
@@ -69,7 +71,7 @@ def assert_own_work(fn, *args, forbidden: Iterable[str] = FORBIDDEN, allowed: It
     finally:
         sys.setprofile(previous)
     if seen:
-        name = getattr(fn, "__name__", "your function")
+        name = name or getattr(fn, "__name__", "your function")
         raise DelegationError(
             f"{name} called {seen[0]}: this exercise asks you to write the computation yourself with NumPy, "
             f"so a solution that hands the work to the reference or to a library earns no points"

@@ -104,3 +104,16 @@ def test_profiler_is_restored_even_when_the_function_raises():
     with pytest.raises(KeyError):
         assert_own_work(broken, x)
     assert sys.getprofile() is None
+
+
+def test_check_exercise_runs_the_guard_on_request():
+    from dlcourse.checks import check_exercise
+    from dlcourse.functional import relu as reference_relu
+
+    def relu(x):
+        return reference_relu(x)
+
+    assert check_exercise("relu", relu, quiet=True) == 3  # right numbers...
+    with pytest.raises(DelegationError, match=r"^relu called dlcourse\.functional"):
+        check_exercise("relu", relu, quiet=True, own_work=True)  # ...but not the learner's own work
+    assert check_exercise("relu", lambda x: np.maximum(x, 0), quiet=True, own_work=True) == 3

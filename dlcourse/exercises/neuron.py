@@ -48,6 +48,39 @@ def _update_no_bias(w, b, x, y, lr=1.0):
     return new_w, b
 
 
+def _train_never_stops(X, y, lr=1.0, epochs=20):
+    """Keeps going after an epoch without mistakes."""
+    w, b, mistakes = neuron.train_perceptron(X, y, lr, epochs)
+    return w, b, mistakes + [0] * (epochs - len(mistakes))
+
+
+def _train_without_bias(X, y, lr=1.0, epochs=20):
+    w, b, mistakes = np.zeros(np.shape(X)[1]), 0.0, []
+    for _ in range(epochs):
+        count = 0
+        for xi, yi in zip(np.asarray(X, float), y):
+            new_w, _ = neuron.perceptron_update(w, b, xi, int(yi), lr)
+            count += int(not np.array_equal(new_w, w))
+            w = new_w
+        mistakes.append(count)
+        if count == 0:
+            break
+    return w, b, mistakes
+
+
+def _train_counts_after_update(X, y, lr=1.0, epochs=20):
+    """Counts the mistakes the *updated* neuron makes on the whole set, not those seen during the epoch."""
+    w, b, mistakes = np.zeros(np.shape(X)[1]), 0.0, []
+    for _ in range(epochs):
+        for xi, yi in zip(np.asarray(X, float), y):
+            w, b = neuron.perceptron_update(w, b, xi, int(yi), lr)
+        count = int(np.sum((np.asarray(X, float) @ w + b > 0).astype(int) != y))
+        mistakes.append(count)
+        if count == 0:
+            break
+    return w, b, mistakes
+
+
 def _weighted_sum_no_bias(x, w, b):
     return np.asarray(x) @ np.asarray(w)
 
@@ -58,4 +91,8 @@ register(Exercise("perceptron_update", neuron.perceptron_update, _update_cases, 
                   mutates=(), extra_mistakes=[
     Mistake("wrong_sign", "the rule moves w towards x when y = 1 was missed: w + lr * (y - y_hat) * x", _update_wrong_sign),
     Mistake("no_bias", "the bias learns too: b + lr * (y - y_hat)", _update_no_bias)]))
-register(Exercise("train_perceptron", neuron.train_perceptron, _train_cases, output_names=("w", "b", "mistakes")))
+register(Exercise("train_perceptron", neuron.train_perceptron, _train_cases, output_names=("w", "b", "mistakes"),
+                  extra_mistakes=[
+    Mistake("never_stops", "stop after the first epoch without a mistake: the data are separated", _train_never_stops),
+    Mistake("no_bias", "update the bias as well as w, or the boundary must pass through the origin", _train_without_bias),
+    Mistake("counts_after_update", "count the examples misclassified *during* the epoch, as they are seen", _train_counts_after_update)]))

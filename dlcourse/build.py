@@ -1,0 +1,139 @@
+"""Generate the student labs and the executed solutions from the nbgrader source notebooks.
+
+    python -m dlcourse build            # regenerate labs/ and solutions/ from course/source
+    python -m dlcourse build --check    # exit 1, naming the notebooks, when either is out of date
+    python -m dlcourse build 01-neuron  # only the named labs
+
+labs/NN-topic.ipynb is what ``nbgrader generate_assignment`` releases: solutions replaced by stubs,
+hidden tests removed, no outputs, nbgrader's metadata and checksums kept so a learner's copy can be
+autograded. solutions/NN-topic.ipynb is the source with hidden tests removed (nbgrader's own
+ClearHiddenTests), executed top to bottom, outputs kept. ``--check`` compares the labs exactly and the
+solutions cell by cell (sources, not outputs: those hold timings and progress bars).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE = ROOT / "course"
+LABS = ROOT / "labs"
+SOLUTIONS = ROOT / "solutions"
+EXECUTION_TIMEOUT = 120  # seconds per cell while building solutions; the labs aim far lower
+
+
+def lab_names(root: Path = ROOT) -> list[str]:
+    """The labs in course/source, e.g. ['01-neuron', ...], each a folder holding <name>.ipynb."""
+    source = root / "course" / "source"
+    return sorted(p.name for p in source.iterdir() if (p / f"{p.name}.ipynb").is_file()) if source.is_dir() else []
+
+
+def _nbgrader(args: list[str], course: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+
+
+def student_notebook(name: str, root: Path = ROOT) -> nbformat.NotebookNode:
+    """The released (student) version of one lab, made by nbgrader generate_assignment in a scratch course."""
+    with tempfile.TemporaryDirectory() as tmp:
+        course = Path(tmp) / "course"
+        (course / "source").mkdir(parents=True)
+        shutil.copy(root / "course" / "nbgrader_config.py", course)
+        shutil.copytree(root / "course" / "source" / name, course / "source" / name)
+        _nbgrader(["generate_assignment", name, "--force"], course)
+        return nbformat.read(course / "release" / name / f"{name}.ipynb", as_version=4)
+
+
+def solution_notebook(name: str, root: Path = ROOT, execute: bool = True) -> nbformat.NotebookNode:
+    """The source with hidden tests removed, executed from its own folder when ``execute``."""
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    source = root / "course" / "source" / name / f"{name}.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    nb, _ = ClearHiddenTests().preprocess(nb, {})
+    if execute:
+        from nbclient import NotebookClient
+
+        env_backend = os.environ.get("MPLBACKEND")
+        os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+        try:
+            NotebookClient(nb, timeout=EXECUTION_TIMEOUT, kernel_name="python3",
+                           resources={"metadata": {"path": str(source.parent)}}).execute()
+        finally:
+            if env_backend is None:
+                os.environ.pop("MPLBACKEND", None)
+            else:
+                os.environ["MPLBACKEND"] = env_backend
+    return nb
+
+
+def _comparable(nb: nbformat.NotebookNode, with_outputs: bool) -> list:
+    return [(c.cell_type, c.source, c.get("metadata", {}).get("nbgrader")) if not with_outputs else
+            (c.cell_type, c.source, c.get("metadata", {}).get("nbgrader"), c.get("outputs"))
+            for c in nb.cells]
+
+
+def _write(nb: nbformat.NotebookNode, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.validate(nb)
+    nbformat.write(nb, path)
+
+
+def build(names: list[str], root: Path = ROOT) -> None:
+    for name in names:
+        start = time.perf_counter()
+        _write(student_notebook(name, root), root / "labs" / f"{name}.ipynb")
+        _write(solution_notebook(name, root), root / "solutions" / f"{name}.ipynb")
+        print(f"built {name} in {time.perf_counter() - start:.1f} s: labs/{name}.ipynb, solutions/{name}.ipynb")
+
+
+def stale(names: list[str], root: Path = ROOT) -> list[str]:
+    """The generated notebooks that are missing or differ from what the sources would give."""
+    problems = []
+    for name in names:
+        lab, solution = root / "labs" / f"{name}.ipynb", root / "solutions" / f"{name}.ipynb"
+        if not lab.exists() or _comparable(nbformat.read(lab, as_version=4), True) != _comparable(student_notebook(name, root), True):
+            problems.append(str(lab.relative_to(root)))
+        if not solution.exists() or _comparable(nbformat.read(solution, as_version=4), False) != _comparable(
+                solution_notebook(name, root, execute=False), False):
+            problems.append(str(solution.relative_to(root)))
+        elif not any(c.get("outputs") for c in nbformat.read(solution, as_version=4).cells if c.cell_type == "code"):
+            problems.append(f"{solution.relative_to(root)} (not executed)")
+    known = {f"{n}.ipynb" for n in lab_names(root)}
+    for folder in ("labs", "solutions"):
+        for extra in sorted((root / folder).glob("*.ipynb")) if (root / folder).is_dir() else []:
+            if extra.name not in known:
+                problems.append(f"{folder}/{extra.name} (no source in course/source)")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dlcourse build", description="Generate labs/ and solutions/ from course/source.")
+    parser.add_argument("labs", nargs="*", help="lab names such as 01-neuron (default: all)")
+    parser.add_argument("--check", action="store_true", help="fail, naming the notebooks, if labs/ or solutions/ is out of date")
+    args = parser.parse_args(argv)
+    available = lab_names()
+    unknown = sorted(set(args.labs) - set(available))
+    if unknown:
+        parser.error(f"no such lab(s) in course/source: {', '.join(unknown)}; available: {', '.join(available)}")
+    names = args.labs or available
+    if args.check:
+        problems = stale(names)
+        for p in problems:
+            print(f"out of date: {p}", file=sys.stderr)
+        if problems:
+            print("run `python -m dlcourse build` and commit labs/ and solutions/", file=sys.stderr)
+            return 1
+        print(f"up to date: {', '.join(names)}")
+        return 0
+    build(names)
+    return 0

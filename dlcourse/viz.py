@@ -1,0 +1,69 @@
+"""Plots used across the labs. Each takes arrays and an optional ``ax``, returns the Figure, and never
+calls ``plt.show()``; figures are made without pyplot's global state so that nothing piles up in memory."""
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+
+CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd")
+
+
+def new_axes(ax=None, figsize=(5, 4)):
+    """The given axes, or fresh axes on a new Figure that is not registered with pyplot."""
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def grid_over(X, resolution=150, margin=0.5):
+    """A (resolution x resolution) grid covering the points X (n, 2) with a margin: (xx, yy, points)."""
+    lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
+    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    return xx, yy, np.c_[xx.ravel(), yy.ravel()]
+
+
+def plot_points(X, y, ax=None, title=None):
+    """Scatter 2-D points coloured by class."""
+    fig, ax = new_axes(ax)
+    for k in np.unique(y):
+        ax.scatter(*X[y == k].T, s=18, color=CLASS_COLORS[int(k) % len(CLASS_COLORS)], edgecolor="white",
+                   linewidth=0.5, label=f"class {k}")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_decision_surface(xx, yy, zz, X=None, y=None, ax=None, title=None, levels=(0.5,), vmin=0.0, vmax=1.0):
+    """Colour a grid by the model's output zz (shape of xx) and draw the decision contour(s)."""
+    fig, ax = new_axes(ax)
+    cmap = ListedColormap(np.linspace([0.80, 0.88, 0.97], [0.98, 0.83, 0.83], 64))
+    ax.contourf(xx, yy, zz, levels=32, cmap=cmap, vmin=vmin, vmax=vmax)
+    if levels and np.nanmin(zz) < max(levels) and np.nanmax(zz) > min(levels):
+        ax.contour(xx, yy, zz, levels=list(levels), colors="k", linewidths=1.5)
+    if X is not None:
+        plot_points(X, y, ax=ax)
+    ax.set_xlim(xx.min(), xx.max())
+    ax.set_ylim(yy.min(), yy.max())
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_curves(curves: dict, ax=None, xlabel="epoch", ylabel="", title=None, logy=False):
+    """Line plot of named sequences, e.g. {'train': [...], 'validation': [...]}."""
+    fig, ax = new_axes(ax)
+    for name, values in curves.items():
+        ax.plot(np.arange(1, len(values) + 1), values, marker="o" if len(values) < 30 else None, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    if len(curves) > 1:
+        ax.legend()
+    if title:
+        ax.set_title(title)
+    return fig

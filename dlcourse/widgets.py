@@ -1,0 +1,71 @@
+"""Thin ipywidgets shells over the explorers in ``dlcourse.explorers``.
+
+Every control writes one attribute of a plain-Python explorer and redraws its figure; all the logic is in
+the explorer. The widget also carries a PNG of its current figure in its display data, so where widgets
+cannot render (nbconvert, autograding, a notebook viewer) the cell shows a static figure instead.
+"""
+from __future__ import annotations
+
+import base64
+import io
+
+import ipywidgets as W
+from IPython.display import clear_output, display
+
+from .explorers import ACTIVATIONS, ActivationExplorer, NeuronExplorer
+
+
+def figure_png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+class ExplorerWidget(W.VBox):
+    """Controls bound to an explorer's attributes, above the explorer's figure."""
+
+    def __init__(self, explorer, controls: dict, **kwargs):
+        self.explorer = explorer
+        self.controls = controls
+        self.plot = W.Output()
+        for name, control in controls.items():
+            control.observe(lambda change, name=name: self._changed(name, change["new"]), names="value")
+        super().__init__([W.HBox(list(controls.values()), layout=W.Layout(flex_flow="row wrap")), self.plot], **kwargs)
+        self.redraw()
+
+    def _changed(self, name, value):
+        self.explorer.set(**{name: value})
+        self.redraw()
+
+    def redraw(self):
+        with self.plot:
+            clear_output(wait=True)
+            display(self.explorer.figure())
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = super()._repr_mimebundle_(**kwargs) or {}
+        data["image/png"] = figure_png(self.explorer.figure())  # the fallback where widgets cannot render
+        return data
+
+
+def _slider(description, value, lo, hi, step=0.05):
+    return W.FloatSlider(value=value, min=lo, max=hi, step=step, description=description, continuous_update=True)
+
+
+def neuron_explorer(X, y, w1=1.0, w2=1.0, b=0.0, activation="sigmoid") -> ExplorerWidget:
+    """Sliders for w1, w2, b and a choice of activation over a 2-D dataset (X, y)."""
+    state = NeuronExplorer(X, y, w1, w2, b, activation)
+    return ExplorerWidget(state, {
+        "w1": _slider("w1", w1, -5, 5), "w2": _slider("w2", w2, -5, 5), "b": _slider("b", b, -5, 5),
+        "activation": W.Dropdown(options=list(ACTIVATIONS), value=activation, description="activation"),
+    })
+
+
+def activation_explorer(name="sigmoid") -> ExplorerWidget:
+    """A choice of activation, its leaky slope and a point x, with f(x) and f'(x) drawn."""
+    state = ActivationExplorer(name)
+    return ExplorerWidget(state, {
+        "name": W.Dropdown(options=list(ACTIVATIONS), value=name, description="function"),
+        "point": _slider("x", 0.0, -6, 6, 0.1),
+        "negative_slope": _slider("leaky slope", 0.01, 0.0, 0.5, 0.01),
+    })
