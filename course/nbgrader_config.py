@@ -16,6 +16,8 @@ c.Execute.interrupt_on_timeout = True
 # nbgrader gives zero points to a test cell that wrote anything to stderr, so a numpy or torch warning
 # raised while testing a correct answer would cost its marks. After execution, strip every stderr
 # stream from the graded notebook; real failures are "error" outputs and still fail the cell.
+# (IgnorePattern is off by default: setting the pattern alone does nothing.)
+c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"[\s\S]"
 
 # A test cell that the learner deleted is put back (with a comment saying so) and run, so the points are

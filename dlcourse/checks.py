@@ -154,14 +154,15 @@ def _matching_mistake(exercise: Exercise, case: Case, actual: dict, expected: di
 
 
 def check_exercise(name: str, fn, *, seed: int | None = 0, hidden: bool = False, quiet: bool = False,
-                   own_work: bool = False, allowed=()) -> int:
+                   own_work: bool = False, allowed=()) -> None:
     """Compare ``fn`` with the reference for exercise ``name`` on its test cases.
 
     seed: seeds the random cases; None draws fresh ones (what hidden tests use)
     hidden: also run the larger, harder set of cases that grading uses
     own_work: finally run fn once under ``dlcourse.grading.assert_own_work``, which fails (DelegationError)
         if fn hands its work to dlcourse or torch; ``allowed`` lists helpers the exercise permits
-    Returns the number of cases checked; raises CheckFailed with feedback on the first mismatch.
+    Raises CheckFailed with feedback on the first mismatch. Returns None on purpose: nbgrader reads a
+    number left as a test cell's last value as partial credit.
     """
     if name not in EXERCISES:
         raise ValueError(f"unknown exercise {name!r}; known: {sorted(EXERCISES)}")
@@ -201,4 +202,3 @@ def check_exercise(name: str, fn, *, seed: int | None = 0, hidden: bool = False,
             assert_own_work(functools.partial(fn, **kwargs), allowed=allowed, name=name)
     if not quiet:
         print(f"\u2714 {name}: matches the reference on {len(cases)} test cases")
-    return len(cases)

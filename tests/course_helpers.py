@@ -1,0 +1,163 @@
+"""Helpers for the course tests: read the nbgrader source notebooks and build simulated submissions."""
+from __future__ import annotations
+
+import ast
+import copy
+import re
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "course" / "source"
+LABS = sorted(p.name for p in SOURCE.iterdir() if (p / f"{p.name}.ipynb").is_file())
+MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+
+
+def source_notebook(lab: str) -> nbformat.NotebookNode:
+    return nbformat.read(SOURCE / lab / f"{lab}.ipynb", as_version=4)
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def solution_cells(nb):
+    return [c for c in nb.cells if nbgrader_meta(c).get("solution") and c.cell_type == "code"]
+
+
+def graded_cells(nb):
+    return [c for c in nb.cells if nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")]
+
+
+def setup_cell(nb):
+    return next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == "setup")
+
+
+def strip_markers(src: str) -> str:
+    """What a learner who wrote the model answer would have in the cell: no nbgrader markers."""
+    return "\n".join(line for line in src.splitlines() if line.strip() not in MARKERS)
+
+
+def hidden_part(src: str) -> str:
+    match = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", src, re.S)
+    return match.group(1) if match else ""
+
+
+def exercises_in(test_src: str) -> list[str]:
+    return sorted(set(re.findall(r'check_exercise\("([a-z0-9_]+)"', test_src)) | set(
+        re.findall(r'"([a-z0-9_]+)": [a-z0-9_]+[,}]', test_src)))
+
+
+def defined_functions(src: str) -> dict[str, list[str]]:
+    """Names of top-level functions in a cell and their parameter lists."""
+    tree = ast.parse(src)
+    return {n.name: [a.arg for a in n.args.args] for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
+def _signature(params_src: str) -> str:
+    return params_src
+
+
+def solved(release, source):
+    """The released notebook with every solution cell filled in by the model answer."""
+    answers = {nbgrader_meta(c)["grade_id"]: strip_markers(c.source) for c in solution_cells(source)}
+    nb = copy.deepcopy(release)
+    for cell in solution_cells(nb):
+        cell.source = answers[nbgrader_meta(cell)["grade_id"]]
+    return nb
+
+
+def _function_header(src: str, name: str) -> str:
+    """The `def name(...):` line of a function in a cell, as the learner was given it."""
+    tree = ast.parse(src)
+    node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+    return ast.get_source_segment(src, node).splitlines()[0]
+
+
+def delegating(release, source):
+    """Every graded function hands its work to its twin in dlcourse, imported by name."""
+    from dlcourse.exercises import EXERCISES
+
+    nb = copy.deepcopy(release)
+    for cell, src_cell in zip(solution_cells(nb), solution_cells(source)):
+        lines = []
+        for name, params in defined_functions(src_cell.source).items():
+            ref = EXERCISES[name].reference
+            lines.append(f"from {ref.__module__} import {ref.__name__} as _reference_{name}")
+            lines.append(_function_header(src_cell.source, name))
+            lines.append(f"    return _reference_{name}({', '.join(params)})")
+        cell.source = "\n".join(lines)
+    return nb
+
+
+def _independent(source, name, cell_src) -> bool:
+    """True when no other solution cell calls ``name`` (so breaking it affects one test cell only)."""
+    others = [c.source for c in solution_cells(source) if c.source != cell_src]
+    called = re.compile(rf"\b{name}\(")
+    own_cell_rest = cell_src.replace(_function_header(cell_src, name), "")
+    return not any(called.search(o) for o in others) and not called.search(own_cell_rest)
+
+
+def torch_delegating(release, source):
+    """The model answer, except one function with a torch.nn.functional twin calls torch instead.
+
+    Returns (notebook, grade_id of the test cell that should lose its points), or (None, None) when the
+    lab has no such function.
+    """
+    import torch.nn.functional as TF
+
+    nb = solved(release, source)
+    for cell, src_cell in zip(solution_cells(nb), solution_cells(source)):
+        for name, params in defined_functions(src_cell.source).items():
+            if hasattr(TF, name) and _independent(source, name, src_cell.source):
+                args = ", ".join(f"torch.as_tensor({p})" if i == 0 else p for i, p in enumerate(params))
+                cell.source += (f"\n\nimport torch\n\n{_function_header(src_cell.source, name)}\n"
+                                f"    return torch.nn.functional.{name}({args}).numpy()\n")
+                tests = [c for c in graded_cells(source) if name in exercises_in(c.source)]
+                return nb, nbgrader_meta(tests[0])["grade_id"]
+    return None, None
+
+
+def tampered(release, source):
+    """The model answer, with every test cell replaced by `pass` and the first test cell deleted."""
+    nb = solved(release, source)
+    first = None
+    for cell in graded_cells(nb):
+        first = first or cell
+        cell.source = "pass  # the learner replaced the tests"
+    nb.cells.remove(first)
+    return nb, nbgrader_meta(first)["grade_id"]
+
+
+def noisy(release, source):
+    """The model answer, with every graded function writing to stderr and warning each time it runs."""
+    nb = solved(release, source)
+    for cell, src_cell in zip(solution_cells(nb), solution_cells(source)):
+        names = list(defined_functions(src_cell.source))
+        cell.source += (
+            "\n\nimport sys as _sys, warnings as _warnings\n"
+            "def _noisy(f):\n"
+            "    def g(*args, **kwargs):\n"
+            "        print('debug output on stderr', file=_sys.stderr)\n"
+            "        _warnings.warn('a harmless warning', UserWarning)\n"
+            "        return f(*args, **kwargs)\n"
+            "    return g\n"
+            + "".join(f"{n} = _noisy({n})\n" for n in names)
+            + "_warnings.warn('a warning at definition time', DeprecationWarning)\n"
+        )
+    return nb
+
+
+def looping(release, source):
+    """The model answer, except one graded function that no other answer calls never returns.
+
+    Returns (nb, the id of the test cell that should lose its points).
+    """
+    nb = solved(release, source)
+    cell, src_cell, name = next(
+        (c, s, n) for c, s in zip(solution_cells(nb), solution_cells(source))
+        for n in defined_functions(s.source) if _independent(source, n, s.source))
+    cell.source += f"\n\n{_function_header(src_cell.source, name)}\n    while True:\n        pass\n"
+    tests = [c for c in graded_cells(source) if name in exercises_in(c.source)]
+    return nb, nbgrader_meta(tests[0])["grade_id"]

@@ -1,0 +1,361 @@
+"""Grading holds up, for every lab in course/source: the build, the solution's run, and real nbgrader runs.
+
+The nbgrader tests work in a scratch copy of the course: ``generate_assignment``, then ``autograde`` for a
+set of simulated students (the model answer, the blank lab, answers that delegate to the reference or to
+torch, tampered test cells, noisy stderr, an infinite loop), then read the gradebook.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from course_helpers import (LABS, ROOT, delegating, exercises_in, hidden_part, looping, nbgrader_meta, noisy,
+                            setup_cell, solution_cells, solved, source_notebook, strip_markers, tampered,
+                            graded_cells, torch_delegating)
+from dlcourse.build import solution_notebook, stale
+
+# Seconds a whole solution may take top to bottom on two cores, and any graded cell.
+LAB_BUDGET = {"01-neuron": 60}
+DEFAULT_BUDGET, GRADED_CELL_BUDGET = 120, 5.0
+MEMORY_BUDGET_MB = 2048
+
+pytestmark = pytest.mark.skipif(not LABS, reason="no labs in course/source yet")
+
+
+def nbgrader(*args, cwd, check=True):
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+# --- the build and the notebooks in git ------------------------------------------------------------
+
+@pytest.mark.parametrize("lab", LABS)
+def test_build_is_up_to_date(lab):
+    assert stale([lab]) == [], "run `python -m dlcourse build` and commit labs/ and solutions/"
+
+
+def test_build_check_command_passes():
+    proc = subprocess.run([sys.executable, "-m", "dlcourse", "build", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "up to date" in proc.stdout
+
+
+def test_build_check_names_a_stale_notebook(tmp_path):
+    root = tmp_path / "repo"
+    for part in ("course", "labs", "solutions"):
+        shutil.copytree(ROOT / part, root / part)
+    lab = LABS[0]
+    nb = nbformat.read(root / "labs" / f"{lab}.ipynb", as_version=4)
+    nb.cells[0].source += "\nAn edit made by hand."
+    nbformat.write(nb, root / "labs" / f"{lab}.ipynb")
+    (root / "solutions" / f"{lab}.ipynb").unlink()
+    assert stale([lab], root) == [f"labs/{lab}.ipynb", f"solutions/{lab}.ipynb"]
+
+
+@pytest.mark.parametrize("folder", ["course/source", "labs"])
+def test_committed_notebooks_carry_no_outputs(folder):
+    for path in (ROOT / folder).rglob("*.ipynb"):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        nb = nbformat.read(path, as_version=4)
+        assert not [c for c in nb.cells if c.cell_type == "code" and (c.outputs or c.execution_count)], path
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_lab_leaks_no_solution_or_hidden_test(lab):
+    text = (ROOT / "labs" / f"{lab}.ipynb").read_text()
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "hidden=True", "own_work"):
+        assert marker not in text, marker
+    lab_lines = {line.strip() for c in nbformat.read(ROOT / "labs" / f"{lab}.ipynb", as_version=4).cells
+                 for line in c.source.splitlines()}
+    for cell in solution_cells(source_notebook(lab)):
+        answer = re.search(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S).group(1)
+        for line in answer.splitlines():
+            if len(line.strip()) > 12:  # long enough to be the answer, not a common word
+                assert line.strip() not in lab_lines, f"answer line leaked into labs/{lab}.ipynb: {line.strip()}"
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_lab_structure(lab):
+    nb = source_notebook(lab)
+    ids = [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c)]
+    assert len(ids) == len(set(ids)), "grade_ids must be unique"
+    assert nbgrader_meta(nb.cells[1]).get("grade_id") == "setup", "the first code cell is the set-up cell"
+    assert "google.colab" in nb.cells[1].source and "--no-deps" in nb.cells[1].source
+    assert "colab.research.google.com" in nb.cells[0].source, "the header has an Open-in-Colab badge"
+    for heading in ("Estimated time", "You will be able to", "You should already know", "## Recap", "## References", "## Self-check"):
+        assert heading in "\n".join(c.source for c in nb.cells), heading
+    tests = graded_cells(nb)
+    assert 4 <= len(tests) <= 8 or lab == "01-neuron" and len(tests) >= 4
+    for cell in tests:
+        assert exercises_in(cell.source), f"{nbgrader_meta(cell)['grade_id']} checks no exercise"
+        assert "own_work=True" in hidden_part(cell.source), "hidden tests must run the own-work guard"
+        assert "seed=None" in hidden_part(cell.source), "hidden tests must draw fresh inputs"
+    assert "widgets import" in nb.cells[1].source or "_explorer(" in "".join(c.source for c in nb.cells)
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_graded_functions_carry_their_twins_signature(lab):
+    """A graded function with a twin in dlcourse.functional has the twin's exact name and parameters."""
+    import inspect
+
+    from dlcourse import functional as F
+    from course_helpers import defined_functions
+
+    for cell in solution_cells(source_notebook(lab)):
+        for name, params in defined_functions(cell.source).items():
+            if hasattr(F, name):
+                assert params == list(inspect.signature(getattr(F, name)).parameters), name
+
+
+# --- running the solution --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def executed_solutions():
+    """Each lab's solution executed once, with per-cell timings and the kernel's peak memory."""
+    results = {}
+    for lab in LABS:
+        nb = solution_notebook(lab, execute=False)
+        nb.cells.append(nbformat.v4.new_code_cell(
+            "import resource\nprint('PEAK_RSS_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"))
+        start = time.perf_counter()
+        NotebookClient(nb, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(ROOT / "course" / "source" / lab)}}).execute()
+        results[lab] = (nb, time.perf_counter() - start)
+    return results
+
+
+def _cell_seconds(cell) -> float:
+    from datetime import datetime
+
+    t = cell.metadata.execution
+    parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
+    return (parse(t["shell.execute_reply"]) - parse(t["iopub.execute_input"])).total_seconds()
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_solution_runs_top_to_bottom_within_budget(lab, executed_solutions):
+    nb, seconds = executed_solutions[lab]
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    assert seconds < LAB_BUDGET.get(lab, DEFAULT_BUDGET), f"{lab} took {seconds:.1f} s"
+    peak = float(re.search(r"PEAK_RSS_MB ([\d.]+)", nb.cells[-1].outputs[0].text).group(1))
+    assert peak < MEMORY_BUDGET_MB, f"the kernel peaked at {peak:.0f} MB"
+    for cell in graded_cells(nb):
+        assert _cell_seconds(cell) < GRADED_CELL_BUDGET, f"{nbgrader_meta(cell)['grade_id']} took {_cell_seconds(cell):.1f} s"
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_explorers_leave_a_static_figure(lab, executed_solutions):
+    """Where widgets cannot render (here: nbclient, as in autograding), an explorer cell still shows a PNG."""
+    nb, _ = executed_solutions[lab]
+    explorer_cells = [c for c in nb.cells if c.cell_type == "code" and "_explorer(" in c.source]
+    assert explorer_cells
+    for cell in explorer_cells:
+        bundles = [o.get("data", {}) for o in cell.outputs if o.output_type in ("execute_result", "display_data")]
+        assert any("image/png" in b and "application/vnd.jupyter.widget-view+json" in b for b in bundles)
+
+
+# --- the hidden tests reject wrong answers -----------------------------------------------------------
+
+def _namespace(lab):
+    nb = source_notebook(lab)
+    ns = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(setup_cell(nb).source, ns)  # noqa: S102 - our own notebook's set-up code
+        for cell in solution_cells(nb):
+            exec(strip_markers(cell.source), ns)  # noqa: S102
+    return ns
+
+
+def _graded_cases():
+    from dlcourse.exercises import EXERCISES
+
+    cases = []
+    for lab in LABS:
+        for cell in graded_cells(source_notebook(lab)):
+            for name in exercises_in(cell.source):
+                for mistake in EXERCISES[name].mistakes:
+                    cases.append((lab, nbgrader_meta(cell)["grade_id"], name, mistake))
+    return cases
+
+
+GRADED = _graded_cases()
+
+
+@pytest.mark.parametrize("lab,grade_id,name,mistake", GRADED, ids=[f"{g}-{n}-{m.name}" for _, g, n, m in GRADED])
+def test_hidden_tests_reject_known_mistakes(lab, grade_id, name, mistake):
+    cell = next(c for c in graded_cells(source_notebook(lab)) if nbgrader_meta(c)["grade_id"] == grade_id)
+    ns = _namespace(lab)
+    ns[name] = mistake.fn
+    with contextlib.redirect_stdout(io.StringIO()), pytest.raises(AssertionError):
+        exec(hidden_part(cell.source), ns)  # noqa: S102
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_hidden_tests_accept_the_solution_and_reject_delegation(lab):
+    from dlcourse.exercises import EXERCISES
+    from dlcourse.grading import DelegationError
+
+    for cell in graded_cells(source_notebook(lab)):
+        ns = _namespace(lab)
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(cell.source, ns)  # noqa: S102 - visible and hidden tests pass on the model answer
+        for name in exercises_in(cell.source):
+            ns = _namespace(lab)
+            ns[name] = EXERCISES[name].reference
+            with contextlib.redirect_stdout(io.StringIO()), pytest.raises(DelegationError):
+                exec(hidden_part(cell.source), ns)  # noqa: S102
+
+
+# --- real nbgrader runs in a scratch course ------------------------------------------------------------
+
+STUDENTS = ("solution", "blank", "delegating", "torch", "tampered", "noisy", "looping")
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """For each lab: generate_assignment, submit one notebook per simulated student, autograde them all."""
+    results = {}
+    for lab in LABS:
+        course = tmp_path_factory.mktemp(f"course-{lab}")
+        shutil.copy(ROOT / "course" / "nbgrader_config.py", course)
+        shutil.copytree(ROOT / "course" / "source" / lab, course / "source" / lab)
+        nbgrader("generate_assignment", lab, "--force", cwd=course)
+        release = nbformat.read(course / "release" / lab / f"{lab}.ipynb", as_version=4)
+        source = source_notebook(lab)
+        torch_nb, torch_cell = torch_delegating(release, source)
+        tampered_nb, deleted_cell = tampered(release, source)
+        looping_nb, looping_cell = looping(release, source)
+        submissions = {"solution": solved(release, source), "blank": release, "delegating": delegating(release, source),
+                       "tampered": tampered_nb, "noisy": noisy(release, source), "looping": looping_nb}
+        if torch_nb is not None:
+            submissions["torch"] = torch_nb
+        for student, nb in submissions.items():
+            folder = course / "submitted" / student / lab
+            folder.mkdir(parents=True)
+            nbformat.write(nb, folder / f"{lab}.ipynb")
+        start = time.perf_counter()
+        proc = nbgrader("autograde", lab, "--force", cwd=course)
+        seconds = time.perf_counter() - start
+        results[lab] = {"course": course, "scores": _scores(course, lab, submissions), "log": proc.stderr,
+                        "seconds": seconds, "torch_cell": torch_cell, "deleted_cell": deleted_cell,
+                        "looping_cell": looping_cell, "release": release}
+    return results
+
+
+def _scores(course, lab, students):
+    from nbgrader.api import Gradebook
+
+    scores = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student in students:
+            cells = {}
+            for cell in graded_cells(source_notebook(lab)):
+                grade = gb.find_grade(nbgrader_meta(cell)["grade_id"], lab, lab, student)
+                cells[grade.cell.name] = (grade.score, grade.max_score)
+            scores[student] = cells
+    return scores
+
+
+def _total(cells):
+    return sum(s for s, _ in cells.values()), sum(m for _, m in cells.values())
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_solution_gets_full_marks(lab, graded):
+    got, out_of = _total(graded[lab]["scores"]["solution"])
+    assert out_of > 0 and got == out_of
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_blank_lab_gets_zero(lab, graded):
+    assert _total(graded[lab]["scores"]["blank"])[0] == 0
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_delegating_to_the_reference_gets_no_points(lab, graded):
+    assert _total(graded[lab]["scores"]["delegating"])[0] == 0
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_delegating_to_torch_loses_that_cell_only(lab, graded):
+    result = graded[lab]
+    if result["torch_cell"] is None:
+        pytest.skip("no graded function here has a torch.nn.functional twin")
+    for cell, (score, max_score) in result["scores"]["torch"].items():
+        assert score == (0 if cell == result["torch_cell"] else max_score), cell
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_edited_and_deleted_test_cells_are_restored(lab, graded):
+    result = graded[lab]
+    got, out_of = _total(result["scores"]["tampered"])
+    assert got == out_of, "the restored instructor tests must run and pass on a correct answer"
+    autograded = nbformat.read(result["course"] / "autograded" / "tampered" / lab / f"{lab}.ipynb", as_version=4)
+    original = {nbgrader_meta(c)["grade_id"]: c.source for c in graded_cells(source_notebook(lab))}
+    for cell in graded_cells(autograded):
+        gid = nbgrader_meta(cell)["grade_id"]
+        assert "the learner replaced the tests" not in cell.source
+        assert original[gid] in cell.source
+    assert any(nbgrader_meta(c)["grade_id"] == result["deleted_cell"] for c in graded_cells(autograded))
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_stderr_output_does_not_cost_marks(lab, graded):
+    got, out_of = _total(graded[lab]["scores"]["noisy"])
+    assert got == out_of
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_infinite_loop_costs_only_its_cell(lab, graded):
+    result = graded[lab]
+    for cell, (score, max_score) in result["scores"]["looping"].items():
+        assert score == (0 if cell == result["looping_cell"] else max_score), cell
+    config = (ROOT / "course" / "nbgrader_config.py").read_text()
+    timeout = int(re.search(r"c\.Execute\.timeout = (\d+)", config).group(1))
+    assert result["seconds"] < 60 * len(STUDENTS) + timeout, "grading must finish"
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_validate_invert_reports_the_blank_lab_failing(lab, graded, tmp_path):
+    course = graded[lab]["course"]
+    blank = course / "submitted" / "blank" / lab / f"{lab}.ipynb"
+    proc = nbgrader("validate", "--invert", str(blank), cwd=course, check=False)
+    assert "Success! The notebook does not pass any tests." in proc.stdout, proc.stdout + proc.stderr
+    solution = course / "submitted" / "solution" / lab / f"{lab}.ipynb"
+    proc = nbgrader("validate", str(solution), cwd=course, check=False)
+    assert "Success! Your notebook passes all the tests." in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_feedback_can_be_generated(lab, graded):
+    course = graded[lab]["course"]
+    nbgrader("generate_feedback", lab, "--force", cwd=course)
+    html = (course / "feedback" / "blank" / lab / f"{lab}.html").read_text()
+    assert "not implemented yet" in html
+    export = nbgrader("export", "--to", str(course / "grades.csv"), cwd=course)
+    del export
+    assert (course / "grades.csv").read_text().count(lab) >= len(STUDENTS) - 1
+
+
+def test_readme_links_every_lab_on_colab_and_binder():
+    readme = (ROOT / "README.md").read_text()
+    assert "mybinder.org" in readme
+    for lab in LABS:
+        assert f"colab.research.google.com/github/dlcourse/dlcourse/blob/main/labs/{lab}.ipynb" in readme
+    setup = setup_cell(source_notebook(LABS[0])).source
+    assert "git+https://github.com/dlcourse/dlcourse" in setup
+    del json
