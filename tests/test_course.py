@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import re
 import shutil
 import subprocess
@@ -346,8 +345,7 @@ def test_feedback_can_be_generated(lab, graded):
     nbgrader("generate_feedback", lab, "--force", cwd=course)
     html = (course / "feedback" / "blank" / lab / f"{lab}.html").read_text()
     assert "not implemented yet" in html
-    export = nbgrader("export", "--to", str(course / "grades.csv"), cwd=course)
-    del export
+    nbgrader("export", "--to", str(course / "grades.csv"), cwd=course)
     assert (course / "grades.csv").read_text().count(lab) >= len(STUDENTS) - 1
 
 
@@ -358,4 +356,3 @@ def test_readme_links_every_lab_on_colab_and_binder():
         assert f"colab.research.google.com/github/dlcourse/dlcourse/blob/main/labs/{lab}.ipynb" in readme
     setup = setup_cell(source_notebook(LABS[0])).source
     assert "git+https://github.com/dlcourse/dlcourse" in setup
-    del json

@@ -1,0 +1,95 @@
+"""Explorers: their state and computation, and the widgets bound to them, driven without a browser."""
+import numpy as np
+import pytest
+
+from dlcourse.data import make_blobs, make_xor
+from dlcourse.explorers import ACTIVATIONS, ActivationExplorer, NeuronExplorer
+from dlcourse.widgets import activation_explorer, neuron_explorer
+
+
+@pytest.fixture
+def blobs():
+    return make_blobs(100, centers=2, spread=0.5, rng=0)
+
+
+def test_neuron_boundary_is_the_line_z_equals_zero(blobs):
+    X, y = blobs
+    e = NeuronExplorer(X, y, w1=1.0, w2=2.0, b=-1.0, activation="sigmoid")
+    on_line = np.array([[1.0, 0.0], [-1.0, 1.0]])  # 1*x1 + 2*x2 - 1 = 0
+    assert np.allclose(e.output(on_line), 0.5)
+    assert e.boundary() == "+1.00*x1 +2.00*x2 -1.00 = 0"
+    assert "no boundary" in e.set(w1=0, w2=0).boundary()
+
+
+def test_neuron_accuracy_follows_the_weights(blobs):
+    X, y = blobs
+    e = NeuronExplorer(X, y)
+    # Class 1 sits around (-1.4, -1.4) and class 0 around (1.4, 1.4): w pointing to class 1 separates them.
+    assert e.set(w1=-1, w2=-1, b=0).accuracy() == 1.0
+    assert e.set(w1=1, w2=1, b=0).accuracy() == 0.0
+    for name in ACTIVATIONS:  # the activation never moves the boundary
+        assert e.set(w1=-1, w2=-1, activation=name).accuracy() == 1.0
+
+
+def test_no_line_solves_xor():
+    X, y = make_xor(200, noise=0.0, rng=0)
+    e = NeuronExplorer(X, y)
+    best = max(e.set(w1=a, w2=b, b=c).accuracy() for a in np.linspace(-2, 2, 9) for b in np.linspace(-2, 2, 9)
+               for c in np.linspace(-1, 1, 5))
+    assert best < 0.8
+
+
+def test_neuron_explorer_validates(blobs):
+    X, y = blobs
+    with pytest.raises(ValueError, match="activation must be one of"):
+        NeuronExplorer(X, y, activation="softplus")
+    with pytest.raises(ValueError, match="unknown parameter 'w3'"):
+        NeuronExplorer(X, y).set(w3=1)
+    with pytest.raises(ValueError, match=r"X must have shape \(n, 2\)"):
+        NeuronExplorer(np.zeros((3, 3)), y[:3])
+
+
+def test_surface_and_figure(blobs):
+    X, y = blobs
+    e = NeuronExplorer(X, y, activation="tanh")
+    xx, yy, zz = e.surface(resolution=30)
+    assert xx.shape == yy.shape == zz.shape == (30, 30)
+    assert -1 <= zz.min() and zz.max() <= 1
+    fig = e.figure()
+    assert fig.axes and "accuracy" in fig.axes[0].get_title()
+
+
+def test_activation_saturation():
+    e = ActivationExplorer("sigmoid", x_min=-10, x_max=10)
+    assert e.at_point() == (0.5, 0.25)
+    assert 0.4 < e.saturated_fraction() < 0.7  # flat beyond |x| of about 4.6
+    assert e.set(name="relu").saturated_fraction() == pytest.approx(0.5, abs=0.01)  # dead half
+    assert e.set(name="leaky_relu", negative_slope=0.1).saturated_fraction() == 0.0
+    assert e.set(name="step").saturated_fraction() == 1.0
+    f, d = e.set(name="tanh", point=5.0).at_point()
+    assert f == pytest.approx(np.tanh(5)) and d == pytest.approx(1 - np.tanh(5) ** 2)
+    assert "flat on" in e.figure().axes[0].get_title()
+
+
+def test_widgets_drive_their_explorers(blobs):
+    X, y = blobs
+    w = neuron_explorer(X, y, w1=1.0, w2=1.0)
+    w.controls["w1"].value = -1.0
+    w.controls["w2"].value = -1.0
+    w.controls["activation"].value = "relu"
+    assert (w.explorer.w1, w.explorer.w2, w.explorer.activation) == (-1.0, -1.0, "relu")
+    assert w.explorer.accuracy() == 1.0
+    a = activation_explorer("tanh")
+    a.controls["name"].value = "leaky_relu"
+    a.controls["negative_slope"].value = 0.2
+    a.controls["point"].value = -1.0
+    assert a.explorer.at_point() == pytest.approx((-0.2, 0.2))
+
+
+def test_widget_falls_back_to_a_png(blobs):
+    X, y = blobs
+    bundle = neuron_explorer(X, y)._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    import base64
+
+    assert base64.b64decode(bundle["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
