@@ -2,6 +2,8 @@
 calls ``plt.show()``; figures are made without pyplot's global state so that nothing piles up in memory."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
@@ -9,11 +11,29 @@ from matplotlib.figure import Figure
 CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd")
 
 
+class CourseFigure(Figure):
+    """A Figure that shows itself as a PNG wherever IPython displays it.
+
+    Figures made without pyplot get no PNG formatter until the inline backend happens to be switched on,
+    and would show as "<Figure size ...>" in a cell or inside a widget. ``_repr_png_`` makes them render
+    the same in JupyterLab, Colab, nbconvert and autograding.
+    """
+
+    def _repr_png_(self):
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=90)
+        return buf.getvalue()
+
+
+def new_figure(figsize=(5, 4)) -> CourseFigure:
+    return CourseFigure(figsize=figsize, layout="constrained")
+
+
 def new_axes(ax=None, figsize=(5, 4)):
-    """The given axes, or fresh axes on a new Figure that is not registered with pyplot."""
+    """The given axes, or fresh axes on a new figure that is not registered with pyplot."""
     if ax is not None:
         return ax.figure, ax
-    fig = Figure(figsize=figsize, layout="constrained")
+    fig = new_figure(figsize)
     return fig, fig.add_subplot()
 
 

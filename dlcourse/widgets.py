@@ -7,7 +7,6 @@ cannot render (nbconvert, autograding, a notebook viewer) the cell shows a stati
 from __future__ import annotations
 
 import base64
-import io
 
 import ipywidgets as W
 from IPython.display import clear_output, display
@@ -16,9 +15,8 @@ from .explorers import ACTIVATIONS, ActivationExplorer, NeuronExplorer
 
 
 def figure_png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    """The figure as base64-encoded PNG, the form a display-data bundle carries."""
+    return base64.b64encode(fig._repr_png_()).decode("ascii")
 
 
 class ExplorerWidget(W.VBox):

@@ -157,6 +157,18 @@ def test_solution_runs_top_to_bottom_within_budget(lab, executed_solutions):
 
 
 @pytest.mark.parametrize("lab", LABS)
+def test_figures_render_as_images(lab, executed_solutions):
+    """No figure may show up as the text "<Figure size ...>" for want of a PNG formatter."""
+    nb, _ = executed_solutions[lab]
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if data.get("text/plain", "").startswith("<Figure size"):
+                assert "image/png" in data, cell.source
+            assert not out.get("text", "").startswith("<Figure size"), cell.source
+
+
+@pytest.mark.parametrize("lab", LABS)
 def test_explorers_leave_a_static_figure(lab, executed_solutions):
     """Where widgets cannot render (here: nbclient, as in autograding), an explorer cell still shows a PNG."""
     nb, _ = executed_solutions[lab]
