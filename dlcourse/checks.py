@@ -142,15 +142,39 @@ def _run(fn, exercise: Exercise, case: Case):
     return _named_outcome(exercise, outcome) if not isinstance(outcome, dict) else outcome, changed
 
 
-def _matching_mistake(exercise: Exercise, case: Case, actual: dict, expected: dict) -> str | None:
+def _matching_mistake(exercise: Exercise, case: Case, actual: dict, expected: dict | None) -> str | None:
+    """The hint of a known mistake whose result on this case equals the learner's (expected None: the
+    reference raised, so any mistake that returns the learner's result matches)."""
     for m in exercise.mistakes:
         try:
             wrong, _ = _run(m.fn, exercise, case)
         except Exception:  # noqa: BLE001 - a mistake that cannot run on this case just cannot match
             continue
-        if _compare_outcomes(exercise, wrong, expected) and not _compare_outcomes(exercise, actual, wrong):
+        if (expected is None or _compare_outcomes(exercise, wrong, expected)) and not _compare_outcomes(exercise, actual, wrong):
             return m.hint
     return None
+
+
+def _check_raises(name, fn, exercise, case, header, reason):
+    """The reference rejected this case with ValueError: the learner's function must too."""
+    try:
+        actual, _ = _run(fn, exercise, case)
+    except ValueError:
+        return
+    except NotImplementedError:
+        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code") from None
+    except Exception as err:  # noqa: BLE001
+        raise CheckFailed(f"{header}\n  expected a ValueError ({reason}), got {type(err).__name__}: {err}") from err
+    lines = [header, f"  expected a ValueError, because {reason}; your function returned {_short(actual)}"]
+    hint = _matching_mistake(exercise, case, actual, None)
+    if hint:
+        lines.append(f"  hint: {hint}")
+    raise CheckFailed("\n".join(lines))
+
+
+def _short(outcome: dict) -> str:
+    values = list(outcome.values())
+    return repr(values[0] if len(values) == 1 else tuple(values))
 
 
 def check_exercise(name: str, fn, *, seed: int | None = 0, hidden: bool = False, quiet: bool = False,
@@ -173,7 +197,11 @@ def check_exercise(name: str, fn, *, seed: int | None = 0, hidden: bool = False,
     cases = exercise.cases(rng, hidden)
     for number, case in enumerate(cases, 1):
         header = f"{name} does not match the reference on case {number} of {len(cases)}\n  inputs: {_describe(case)}"
-        expected, _ = _run(exercise.reference, exercise, case)
+        try:
+            expected, _ = _run(exercise.reference, exercise, case)
+        except ValueError as reason:
+            _check_raises(name, fn, exercise, case, header, str(reason))
+            continue
         try:
             actual, changed = _run(fn, exercise, case)
         except NotImplementedError:
@@ -202,3 +230,42 @@ def check_exercise(name: str, fn, *, seed: int | None = 0, hidden: bool = False,
             assert_own_work(functools.partial(fn, **kwargs), allowed=allowed, name=name)
     if not quiet:
         print(f"\u2714 {name}: matches the reference on {len(cases)} test cases")
+
+
+def check_speed(name: str, fn, *, factor: float = 25.0, floor_seconds: float = 0.02, repeats: int = 5) -> None:
+    """Time ``fn`` against the reference on the exercise's speed case and fail, saying how far off, when it
+    is slower than ``factor`` times the reference (and slower than ``floor_seconds``, so that timer noise
+    on a fast reference cannot fail a good answer). Best of ``repeats`` runs each."""
+    import time
+
+    exercise = EXERCISES[name]
+    if exercise.speed_case is None:
+        raise ValueError(f"exercise {name!r} has no speed case")
+    kwargs = exercise.speed_case(np.random.default_rng(0))
+
+    def best(f):
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            f(**copy.deepcopy(kwargs))
+            times.append(time.perf_counter() - start)
+            if times[-1] > 10 * max(floor_seconds, 1.0):  # clearly too slow: no need to wait for more runs
+                break
+        return min(times)
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        reference = best(exercise.reference)
+        try:
+            yours = best(fn)
+        except NotImplementedError:
+            raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code") from None
+    budget = max(factor * reference, floor_seconds)
+    shapes = ", ".join(f"{k} {v.shape}" for k, v in kwargs.items() if isinstance(v, np.ndarray))
+    if yours > budget:
+        raise CheckFailed(
+            f"{name} is too slow: {yours * 1e3:.1f} ms on {shapes}, {yours / reference:.0f}x the reference's "
+            f"{reference * 1e3:.2f} ms; the budget is {budget * 1e3:.0f} ms ({factor:.0f}x the reference, at least "
+            f"{floor_seconds * 1e3:.0f} ms).\n  hint: {exercise.speed_hint}"
+        )
+    print(f"\u2714 {name}: {yours * 1e3:.1f} ms, {yours / reference:.1f}x the reference (budget {factor:.0f}x)")

@@ -378,3 +378,77 @@ def dropout_not_inverted(x, p=0.5, training=True, *, rng=None, mask=None):
 @mistake("dropout", "at evaluation (training=False) dropout must return x unchanged")
 def dropout_in_eval(x, p=0.5, training=True, *, rng=None, mask=None):
     return F.dropout(x, p, True, rng=rng, mask=mask)
+
+
+# --- lab 05: padding, output size, loops, parameter count ---------------------------------------------
+
+@mistake("pad2d", "pad both sides: P zeros above and below, P zeros left and right (the output grows by 2P)")
+def pad2d_one_sided(x, padding):
+    ph, pw = pair(padding, "padding", 0)
+    return np.pad(np.asarray(x, dtype=float), ((0, 0), (0, 0), (ph, 0), (pw, 0)))
+
+
+@mistake("pad2d", "pad only the height and width (the last two axes), never the batch or channel axes")
+def pad2d_every_axis(x, padding):
+    ph, pw = pair(padding, "padding", 0)
+    return np.pad(np.asarray(x, dtype=float), ((ph, ph), (ph, ph), (ph, ph), (pw, pw)))
+
+
+@mistake("pad2d", "padding is (pH, pW): the first number pads the height, the second the width")
+def pad2d_swapped(x, padding):
+    ph, pw = pair(padding, "padding", 0)
+    return np.pad(np.asarray(x, dtype=float), ((0, 0), (0, 0), (pw, pw), (ph, ph)))
+
+
+@mistake("conv_output_size", "when (n + 2P - F) is not a multiple of the stride, raise ValueError instead of rounding down")
+def conv_output_size_floors(n, kernel_size, stride=1, padding=0):
+    return (n + 2 * padding - kernel_size) // stride + 1
+
+
+@mistake("conv_output_size", "padding is added on both sides: use n + 2P, not n + P")
+def conv_output_size_one_padding(n, kernel_size, stride=1, padding=0):
+    span = n + padding - kernel_size
+    if span < 0 or span % stride:
+        raise ValueError("does not fit")
+    return span // stride + 1
+
+
+@mistake("conv_output_size", "count the first window too: the size is (n + 2P - F) / S + 1")
+def conv_output_size_no_plus_one(n, kernel_size, stride=1, padding=0):
+    span = n + 2 * padding - kernel_size
+    if span < 0 or span % stride:
+        raise ValueError("does not fit")
+    return span // stride
+
+
+@mistake("correlate2d", "your kernel is flipped: cross-correlation slides the kernel as it is, without rotating it")
+def correlate2d_flipped(image, kernel, stride=1):
+    from .naive import correlate2d
+
+    return correlate2d(image, np.asarray(kernel)[::-1, ::-1], stride)
+
+
+@mistake("correlate2d", "the stride was ignored: the window starts at (i*S, j*S)")
+def correlate2d_ignores_stride(image, kernel, stride=1):
+    from .naive import correlate2d
+
+    return correlate2d(image, kernel, 1)
+
+
+@mistake("conv2d_param_count", "each output channel has one bias: add out_channels when bias=True")
+def conv2d_param_count_no_bias(in_channels, out_channels, kernel_size, bias=True):
+    kh, kw = pair(kernel_size, "kernel_size", 1)
+    return out_channels * in_channels * kh * kw
+
+
+@mistake("conv2d_param_count", "every filter spans all input channels: out_channels * in_channels * kH * kW weights")
+def conv2d_param_count_no_in_channels(in_channels, out_channels, kernel_size, bias=True):
+    kh, kw = pair(kernel_size, "kernel_size", 1)
+    return out_channels * kh * kw + (out_channels if bias else 0)
+
+
+@mistake("conv2d_param_count", "there is one bias per output channel, not one per weight")
+def conv2d_param_count_bias_per_weight(in_channels, out_channels, kernel_size, bias=True):
+    kh, kw = pair(kernel_size, "kernel_size", 1)
+    weights = out_channels * in_channels * kh * kw
+    return 2 * weights if bias else weights

@@ -17,6 +17,21 @@ def _pad(x, padding, value=0.0):
     return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
 
 
+def correlate2d(image, kernel, stride=1):
+    """One channel, one filter, no padding: out[i, j] = sum_{u, v} kernel[u, v] * image[i*S + u, j*S + v].
+
+    image: (H, W); kernel: (kH, kW); stride: an int or a pair. returns: (H_out, W_out)
+    """
+    x, w, _, (sh, sw), _, (ho, wo) = _check_conv_args(np.asarray(image)[None, None], np.asarray(kernel)[None, None], None, stride, 0)
+    image, kernel = x[0, 0], w[0, 0]
+    kh, kw = kernel.shape
+    out = np.zeros((ho, wo), dtype=np.result_type(image, kernel))
+    for i in range(ho):
+        for j in range(wo):
+            out[i, j] = np.sum(image[i * sh : i * sh + kh, j * sw : j * sw + kw] * kernel)
+    return out
+
+
 def conv2d(x, weight, bias=None, stride=1, padding=0):
     """out[n, o, i, j] = b[o] + sum_{c, u, v} w[o, c, u, v] * xp[n, c, i*sH + u, j*sW + v]."""
     x, weight, bias, (sh, sw), padding, (ho, wo) = _check_conv_args(x, weight, bias, stride, padding)

@@ -67,3 +67,31 @@ def activation_explorer(name="sigmoid") -> ExplorerWidget:
         "point": _slider("x", 0.0, -6, 6, 0.1),
         "negative_slope": _slider("leaky slope", 0.01, 0.0, 0.5, 0.01),
     })
+
+
+def _int_slider(description, value, lo, hi):
+    return W.IntSlider(value=value, min=lo, max=hi, description=description, continuous_update=False)
+
+
+def conv_explorer(image=None, kernel="vertical edge") -> ExplorerWidget:
+    """Kernel, stride, padding, dilation and the output value to inspect, over a small image."""
+    from .explorers.convolution import EXAMPLE_IMAGE, KERNELS, ConvExplorer
+
+    state = ConvExplorer(EXAMPLE_IMAGE if image is None else image, kernel)
+    return ExplorerWidget(state, {
+        "kernel": W.Dropdown(options=list(KERNELS), value=kernel, description="kernel"),
+        "stride": _int_slider("stride", 1, 1, 4), "padding": _int_slider("padding", 0, 0, 3),
+        "dilation": _int_slider("dilation", 1, 1, 4), "position": _int_slider("output #", 0, 0, 35),
+    })
+
+
+def pool_explorer(x=None) -> ExplorerWidget:
+    """Max or average pooling, its window and stride, and which output sends its gradient back."""
+    from .explorers.pooling import EXAMPLE_INPUT, PoolExplorer
+
+    state = PoolExplorer(EXAMPLE_INPUT if x is None else x)
+    return ExplorerWidget(state, {
+        "kind": W.Dropdown(options=["max", "avg"], value="max", description="pooling"),
+        "kernel_size": _int_slider("window", 2, 1, 4), "stride": _int_slider("stride", 2, 1, 4),
+        "selected": _int_slider("output # (-1: all)", -1, -1, 24),
+    })

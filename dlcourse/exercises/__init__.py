@@ -30,6 +30,8 @@ class Exercise:
     mutates: tuple[str, ...] = ()  # arguments the function is meant to change in place
     runner: Callable | None = None  # (fn, kwargs) -> result or dict of named results
     extra_mistakes: list[Mistake] = field(default_factory=list)
+    speed_case: Callable | None = None  # rng -> kwargs of a larger input, for check_speed
+    speed_hint: str = ""
 
     @property
     def mistakes(self) -> list[Mistake]:
@@ -49,4 +51,4 @@ def register(exercise: Exercise) -> Exercise:
     return exercise
 
 
-from . import neuron, ops  # noqa: E402,F401  (registers the exercises)
+from . import conv, neuron, ops  # noqa: E402,F401  (registers the exercises)

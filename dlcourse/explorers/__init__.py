@@ -2,6 +2,8 @@
 
 Tests drive these classes directly; ``dlcourse.widgets`` binds their attributes to ipywidgets controls.
 """
+from .convolution import KERNELS, ConvExplorer
 from .neuron import ACTIVATIONS, ActivationExplorer, NeuronExplorer
+from .pooling import PoolExplorer
 
-__all__ = ["ACTIVATIONS", "ActivationExplorer", "NeuronExplorer"]
+__all__ = ["ACTIVATIONS", "KERNELS", "ActivationExplorer", "ConvExplorer", "NeuronExplorer", "PoolExplorer"]

@@ -15,7 +15,7 @@ from .activations import (
     tanh,
     tanh_backward,
 )
-from .conv import conv2d, conv2d_backward, im2col
+from .conv import conv2d, conv2d_backward, im2col, pad2d
 from .dropout import dropout, dropout_backward, dropout_mask
 from .linear import linear, linear_backward
 from .losses import (
@@ -34,6 +34,6 @@ __all__ = [
     "avg_pool2d", "avg_pool2d_backward", "batch_norm", "batch_norm_backward", "conv2d", "conv2d_backward",
     "cross_entropy", "cross_entropy_backward", "dropout", "dropout_backward", "dropout_mask", "im2col",
     "leaky_relu", "leaky_relu_backward", "linear", "linear_backward", "log_softmax", "max_pool2d",
-    "max_pool2d_backward", "mse_loss", "mse_loss_backward", "output_size", "relu", "relu_backward",
+    "max_pool2d_backward", "mse_loss", "mse_loss_backward", "output_size", "pad2d", "relu", "relu_backward",
     "sigmoid", "sigmoid_backward", "softmax", "step", "step_backward", "tanh", "tanh_backward",
 ]

@@ -17,7 +17,8 @@ import numpy as np
 
 from ..validation import as_float_array, pair, result_dtype, vector
 from .scratch import scratch
-from .windows import fold_windows, output_size, pad2d, sliding_windows
+from .windows import fold_windows, output_size, sliding_windows
+from .windows import pad2d as pad2d_unchecked
 
 
 def _check_conv_args(x, weight, bias, stride, padding):
@@ -37,6 +38,16 @@ def _check_conv_args(x, weight, bias, stride, padding):
     return x, weight, bias, stride, padding, (out_h, out_w)
 
 
+def pad2d(x, padding):
+    """Zero-pad the height and width of x (N, C, H, W) by padding (an int or (pH, pW)) on both sides.
+
+    returns: a new array of shape (N, C, H + 2*pH, W + 2*pW)
+    """
+    x = as_float_array(x, "x", ndim=4)
+    padded = pad2d_unchecked(x, pair(padding, "padding", minimum=0))
+    return padded.copy() if padded is x else padded
+
+
 def im2col(x: np.ndarray, kernel, stride=1, padding=0) -> np.ndarray:
     """Receptive fields of x (N, C, H, W) as a matrix of shape (N, C*kH*kW, H_out*W_out).
 
@@ -47,7 +58,7 @@ def im2col(x: np.ndarray, kernel, stride=1, padding=0) -> np.ndarray:
     kernel, stride, padding = pair(kernel, "kernel", 1), pair(stride, "stride", 1), pair(padding, "padding", 0)
     output_size(x.shape[2], kernel[0], stride[0], padding[0], what="input height")
     output_size(x.shape[3], kernel[1], stride[1], padding[1], what="input width")
-    windows = sliding_windows(pad2d(x, padding), kernel, stride)
+    windows = sliding_windows(pad2d_unchecked(x, padding), kernel, stride)
     n, c, kh, kw, ho, wo = windows.shape
     return windows.reshape(n, c * kh * kw, ho * wo)
 

@@ -1,0 +1,60 @@
+"""Test cases for labs 05 and 06: padding, output size, convolution by loops and vectorised, parameter count."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import conv_arithmetic, functional as F, naive
+from ..mistakes import MISTAKES
+from . import Case, Exercise, register
+from .ops import _conv_cases
+
+
+def _pad_cases(rng, hidden):
+    cases = [Case({"x": rng.standard_normal((2, 3, 4, 5)), "padding": 1}, "padding=1"),
+             Case({"x": rng.standard_normal((1, 2, 3, 3)), "padding": (2, 1)}, "padding=(2, 1): height 2, width 1"),
+             Case({"x": rng.standard_normal((1, 1, 2, 2)), "padding": 0}, "padding=0")]
+    if hidden:
+        cases.append(Case({"x": rng.standard_normal((3, 1, 5, 2)), "padding": (0, 3)}, "padding=(0, 3)"))
+    return cases
+
+
+def _output_size_cases(rng, hidden):
+    settings = [(6, 3, 1, 0), (7, 3, 2, 0), (28, 5, 1, 2), (8, 3, 2, 0), (5, 7, 1, 0), (32, 3, 2, 1)]
+    if hidden:
+        settings += [(227, 11, 4, 0), (224, 7, 2, 3), (10, 4, 3, 0), (9, 3, 3, 1)]
+    return [Case({"n": n, "kernel_size": f, "stride": s, "padding": p}) for n, f, s, p in settings]
+
+
+def _correlate_cases(rng, hidden):
+    cases = [Case({"image": rng.standard_normal((6, 6)), "kernel": rng.standard_normal((3, 3)), "stride": 1}),
+             Case({"image": rng.standard_normal((7, 7)), "kernel": rng.standard_normal((3, 3)), "stride": 2}),
+             Case({"image": rng.standard_normal((5, 8)), "kernel": rng.standard_normal((2, 3)), "stride": 1},
+                  "non-square image and kernel")]
+    if hidden:
+        cases.append(Case({"image": rng.standard_normal((9, 7)), "kernel": rng.standard_normal((3, 2)), "stride": (3, 1)}))
+    return cases
+
+
+def _param_count_cases(rng, hidden):
+    settings = [(3, 16, 3, True), (1, 6, 5, True), (64, 128, 1, False), (16, 32, (3, 1), True)]
+    if hidden:
+        settings += [(3, 96, 11, True), (256, 256, 3, False)]
+    return [Case({"in_channels": i, "out_channels": o, "kernel_size": k, "bias": b}) for i, o, k, b in settings]
+
+
+def _conv_speed_case(rng):
+    return {"x": rng.standard_normal((8, 3, 32, 32)), "weight": rng.standard_normal((16, 3, 3, 3)),
+            "bias": rng.standard_normal(16), "stride": 1, "padding": 1}
+
+
+register(Exercise("pad2d", F.pad2d, _pad_cases))
+register(Exercise("conv_output_size", conv_arithmetic.conv_output_size, _output_size_cases))
+register(Exercise("correlate2d", naive.correlate2d, _correlate_cases))
+register(Exercise("conv2d_naive", naive.conv2d, _conv_cases, extra_mistakes=MISTAKES["conv2d"]))
+register(Exercise("conv2d_param_count", conv_arithmetic.conv2d_param_count, _param_count_cases))
+
+# The vectorised conv2d (registered with the other ops) must also be fast.
+_vectorised = __import__("dlcourse.exercises", fromlist=["EXERCISES"]).EXERCISES["conv2d"]
+_vectorised.speed_case = _conv_speed_case
+_vectorised.speed_hint = ("loops over output pixels are the usual cause: gather every window at once "
+                          "(im2col, or np.lib.stride_tricks.sliding_window_view) and do one matrix product or einsum")

@@ -1,0 +1,176 @@
+"""Lab 05's convolution explorer: a kernel sliding over a small image, one output value at a time."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..viz import new_figure
+
+KERNELS = {
+    "vertical edge": np.array([[1.0, 0.0, -1.0]] * 3),
+    "horizontal edge": np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -1.0, -1.0]]),
+    "Sobel x": np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]),
+    "box blur": np.full((3, 3), 1 / 9),
+    "sharpen": np.array([[0.0, -1.0, 0.0], [-1.0, 5.0, -1.0], [0.0, -1.0, 0.0]]),
+    "identity": np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]),
+    "2x2 ones": np.ones((2, 2)),
+    "5x5 ones": np.ones((5, 5)),
+}
+
+# The 6x6 image of the worked example in lab 05.
+EXAMPLE_IMAGE = np.array([[3, 0, 1, 2, 4, 7], [1, 5, 8, 9, 3, 1], [2, 7, 2, 5, 1, 3],
+                          [0, 1, 3, 1, 7, 8], [4, 2, 1, 6, 2, 8], [2, 4, 5, 2, 3, 9]], dtype=float)
+
+
+def _int(value, name, minimum):
+    if isinstance(value, bool) or int(value) != value or value < minimum:
+        raise ValueError(f"{name} must be an int of at least {minimum}, got {value!r}")
+    return int(value)
+
+
+class ConvExplorer:
+    """Cross-correlation of one image with one kernel, with stride, zero padding and dilation.
+
+    ``position`` picks one output value (row-major index); ``window()``, ``products()`` and ``value()``
+    show how it is computed. Settings with no valid output are reported by ``problem()``, never raised.
+    """
+
+    def __init__(self, image=EXAMPLE_IMAGE, kernel="vertical edge", stride=1, padding=0, dilation=1, position=0):
+        self.image = np.asarray(image, dtype=float)
+        if self.image.ndim != 2:
+            raise ValueError(f"image must be 2-D (H, W), got shape {self.image.shape}")
+        self.kernel_name = "vertical edge"
+        self.stride, self.padding, self.dilation, self.position = 1, 0, 1, 0
+        self.set(kernel=kernel, stride=stride, padding=padding, dilation=dilation, position=position)
+
+    def set(self, **params):
+        for key, value in params.items():
+            if key == "kernel":
+                if value not in KERNELS:
+                    raise ValueError(f"kernel must be one of {sorted(KERNELS)}, got {value!r}")
+                self.kernel_name = value
+            elif key in ("stride", "dilation"):
+                setattr(self, key, _int(value, key, 1))
+            elif key in ("padding", "position"):
+                setattr(self, key, _int(value, key, 0))
+            else:
+                raise ValueError(f"unknown parameter {key!r}")
+        return self
+
+    @property
+    def kernel(self):
+        return KERNELS[self.kernel_name]
+
+    def span(self):
+        """The extent of the dilated kernel: (k - 1) * dilation + 1 along each axis."""
+        return tuple((k - 1) * self.dilation + 1 for k in self.kernel.shape)
+
+    def padded(self):
+        return np.pad(self.image, self.padding)
+
+    def problem(self) -> str | None:
+        """Why there is no output, or None when the settings work."""
+        hp, wp = self.padded().shape
+        sh, sw = self.span()
+        if sh > hp or sw > wp:
+            return (f"impossible: the {'dilated ' if self.dilation > 1 else ''}kernel spans {sh}x{sw}, more than the "
+                    f"padded input {hp}x{wp}; lower the dilation or add padding")
+        return None
+
+    def note(self) -> str | None:
+        """A warning about settings that work but drop input: the stride does not fit exactly."""
+        if self.problem():
+            return None
+        leftovers = [(n - s) % self.stride for n, s in zip(self.padded().shape, self.span())]
+        if any(leftovers):
+            return (f"the stride does not fit: {max(leftovers)} row(s)/column(s) at the bottom or right are never "
+                    f"covered (PyTorch drops them; conv_output_size raises)")
+        return None
+
+    def output_shape(self):
+        if self.problem():
+            return None
+        return tuple((n - s) // self.stride + 1 for n, s in zip(self.padded().shape, self.span()))
+
+    def macs(self) -> int:
+        """Multiply-adds for the whole output: each output value costs kH * kW."""
+        shape = self.output_shape()
+        return 0 if shape is None else int(np.prod(shape) * self.kernel.size)
+
+    def _cell(self):
+        ho, wo = self.output_shape()
+        p = min(self.position, ho * wo - 1)
+        return divmod(p, wo)
+
+    def window(self):
+        """Padded-input coordinates (row, col) under each kernel tap for the current output value."""
+        if self.problem():
+            return []
+        i, j = self._cell()
+        kh, kw = self.kernel.shape
+        return [(i * self.stride + u * self.dilation, j * self.stride + v * self.dilation) for u in range(kh) for v in range(kw)]
+
+    def products(self):
+        """(input value, weight, product) for each tap of the current window."""
+        xp = self.padded()
+        return [(xp[r, c], w, xp[r, c] * w) for (r, c), w in zip(self.window(), self.kernel.ravel())]
+
+    def value(self) -> float:
+        return float(sum(p for _, _, p in self.products()))
+
+    def output(self):
+        """The whole output map, or None when the settings are impossible."""
+        shape = self.output_shape()
+        if shape is None:
+            return None
+        xp, (kh, kw), d, s = self.padded(), self.kernel.shape, self.dilation, self.stride
+        out = np.zeros(shape)
+        for u in range(kh):  # one shifted, strided slice per kernel tap
+            for v in range(kw):
+                out += self.kernel[u, v] * xp[u * d : u * d + s * (shape[0] - 1) + 1 : s, v * d : v * d + s * (shape[1] - 1) + 1 : s]
+        return out
+
+    def describe(self) -> str:
+        if self.problem():
+            return self.problem()
+        terms = " + ".join(f"{a:g}*{w:g}" for a, w, _ in self.products())
+        ho, wo = self.output_shape()
+        text = (f"output {ho}x{wo}, {self.macs()} multiply-adds; value at {self._cell()}: {terms} = {self.value():g}")
+        return text + (f"\nnote: {self.note()}" if self.note() else "")
+
+    def figure(self):
+        fig = new_figure((10, 4))
+        ax_in, ax_k, ax_out = fig.subplots(1, 3, width_ratios=[3, 1.3, 2.2])
+        xp = self.padded()
+        ax_in.imshow(xp, cmap="Greys", alpha=0.35)
+        p = self.padding
+        for (r, c), val in np.ndenumerate(xp):
+            pad = r < p or c < p or r >= xp.shape[0] - p or c >= xp.shape[1] - p
+            ax_in.text(c, r, f"{val:g}", ha="center", va="center", fontsize=8, color="0.6" if pad else "k")
+        for r, c in self.window():
+            ax_in.add_patch(_square(r, c, "tab:orange"))
+        ax_in.set_title(f"input (padding {p}, stride {self.stride}, dilation {self.dilation})", fontsize=9)
+        ax_k.imshow(self.kernel, cmap="coolwarm", vmin=-2, vmax=2)
+        for (r, c), val in np.ndenumerate(self.kernel):
+            ax_k.text(c, r, f"{val:.2g}", ha="center", va="center", fontsize=8)
+        ax_k.set_title(f"kernel: {self.kernel_name}", fontsize=9)
+        out = self.output()
+        if out is None:
+            ax_out.text(0.5, 0.5, self.problem(), ha="center", va="center", wrap=True, fontsize=9, color="tab:red",
+                        transform=ax_out.transAxes)
+        else:
+            ax_out.imshow(out, cmap="coolwarm")
+            for (r, c), val in np.ndenumerate(out):
+                ax_out.text(c, r, f"{val:.3g}", ha="center", va="center", fontsize=8)
+            ax_out.add_patch(_square(*self._cell(), "tab:orange"))
+            ax_out.set_title(f"output {out.shape[0]}x{out.shape[1]}, {self.macs()} MACs", fontsize=9)
+        for ax in (ax_in, ax_k, ax_out):
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.suptitle(self.describe(), fontsize=8, wrap=True)
+        return fig
+
+
+def _square(r, c, color):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor=color, linewidth=2)
