@@ -111,9 +111,10 @@ def torch_delegating(release, source):
     for cell, src_cell in zip(solution_cells(nb), solution_cells(source)):
         for name, params in defined_functions(src_cell.source).items():
             if hasattr(TF, name) and _independent(source, name, src_cell.source):
-                args = ", ".join(f"torch.as_tensor({p})" if i == 0 else p for i, p in enumerate(params))
+                args = ", ".join(params)
                 cell.source += (f"\n\nimport torch\n\n{_function_header(src_cell.source, name)}\n"
-                                f"    return torch.nn.functional.{name}({args}).numpy()\n")
+                                f"    args = [torch.as_tensor(a) if isinstance(a, np.ndarray) else a for a in ({args},)]\n"
+                                f"    return torch.nn.functional.{name}(*args).numpy()\n")
                 tests = [c for c in graded_cells(source) if name in exercises_in(c.source)]
                 return nb, nbgrader_meta(tests[0])["grade_id"]
     return None, None

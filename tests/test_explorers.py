@@ -93,3 +93,92 @@ def test_widget_falls_back_to_a_png(blobs):
     import base64
 
     assert base64.b64decode(bundle["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- lab 05: the convolution explorer ---------------------------------------------------------------
+
+from dlcourse import functional as F  # noqa: E402
+from dlcourse.explorers import KERNELS, ConvExplorer, PoolExplorer  # noqa: E402
+from dlcourse.widgets import conv_explorer, pool_explorer  # noqa: E402
+
+
+def test_conv_explorer_reproduces_the_worked_example():
+    e = ConvExplorer()
+    assert e.output_shape() == (4, 4) and e.value() == -5 and e.macs() == 16 * 9
+    assert e.set(position=1).value() == -4
+
+
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+@pytest.mark.parametrize("stride,padding", [(1, 0), (2, 1), (3, 2)])
+def test_conv_explorer_output_matches_conv2d(kernel, stride, padding):
+    e = ConvExplorer(kernel=kernel, stride=stride, padding=padding)
+    expected = F.conv2d(e.image[None, None], KERNELS[kernel][None, None], None, stride, padding)[0, 0]
+    assert np.allclose(e.output(), expected)
+    ho, wo = e.output_shape()
+    for position in range(ho * wo):  # every output value is the sum of its window's products
+        assert np.isclose(e.set(position=position).value(), expected.flat[position])
+
+
+def test_conv_explorer_dilation_spreads_the_taps():
+    e = ConvExplorer(image=np.arange(49.0).reshape(7, 7), kernel="2x2 ones", dilation=3)
+    assert e.span() == (4, 4) and e.output_shape() == (4, 4)
+    assert e.window() == [(0, 0), (0, 3), (3, 0), (3, 3)]
+    assert e.value() == 0 + 3 + 21 + 24
+
+
+def test_conv_explorer_flags_impossible_settings_without_crashing():
+    e = ConvExplorer(kernel="5x5 ones", dilation=2)
+    assert "impossible" in e.problem() and e.output() is None and e.macs() == 0 and e.window() == []
+    assert "impossible" in e.describe()
+    assert e.figure() is not None
+    assert e.set(dilation=1, stride=2).note().startswith("the stride does not fit")
+    with pytest.raises(ValueError, match="stride must be an int of at least 1"):
+        e.set(stride=0)
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        e.set(kernel="emboss")
+
+
+def test_conv_widget_drives_its_explorer():
+    w = conv_explorer()
+    w.controls["padding"].value = 1
+    w.controls["kernel"].value = "Sobel x"
+    w.controls["position"].value = 7
+    assert (w.explorer.padding, w.explorer.kernel_name, w.explorer.position) == (1, "Sobel x", 7)
+    assert w.explorer.output_shape() == (6, 6)
+
+
+# --- lab 06: the pooling explorer ------------------------------------------------------------------
+
+def test_max_pool_routes_each_gradient_to_the_first_maximum():
+    e = PoolExplorer(selected=0)  # the top-left window [[1, 9], [9, 3]] has a tie
+    assert e.receivers() == [(0, 1)]
+    grads = e.set(selected=None).routing()
+    assert grads.sum() == e.output().size  # one unit of gradient per output, none lost
+    assert all(e.x[r, c] == e.output().max() or grads[r, c] == 1 for r, c in e.receivers())
+
+
+def test_overlapping_windows_add_their_gradients():
+    e = PoolExplorer(kernel_size=3, stride=1)
+    g = e.routing()
+    assert g.max() > 1 and g.sum() == e.output().size
+    assert np.allclose(g, F.max_pool2d_backward(np.ones((1, 1, 4, 4)), e.x[None, None], 3, 1)[0, 0])
+
+
+def test_average_pool_spreads_gradient_evenly():
+    e = PoolExplorer(kind="avg", selected=4)
+    g = e.routing()
+    assert np.allclose(g[g != 0], 0.25) and len(e.receivers()) == 4
+
+
+def test_pool_explorer_flags_impossible_windows():
+    e = PoolExplorer(x=np.ones((3, 3)), kernel_size=4)
+    assert "impossible" in e.problem() and e.output() is None and e.routing() is None and e.figure()
+
+
+def test_pool_widget_drives_its_explorer():
+    w = pool_explorer()
+    w.controls["kind"].value = "avg"
+    w.controls["selected"].value = 2
+    assert (w.explorer.kind, w.explorer.selected) == ("avg", 2)
+    w.controls["selected"].value = -1
+    assert w.explorer.selected is None
