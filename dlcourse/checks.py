@@ -269,3 +269,33 @@ def check_speed(name: str, fn, *, factor: float = 25.0, floor_seconds: float = 0
             f"{floor_seconds * 1e3:.0f} ms).\n  hint: {exercise.speed_hint}"
         )
     print(f"\u2714 {name}: {yours * 1e3:.1f} ms, {yours / reference:.1f}x the reference (budget {factor:.0f}x)")
+
+
+def check_gradient(name: str, fn, *, tol: float = 1e-6) -> None:
+    """Gradient-check a learner's backward pass: compare what ``fn`` returns with centred finite
+    differences of the reference forward pass, print the table, and fail if any row fails."""
+    from .gradcheck import check_gradients
+
+    exercise = EXERCISES[name]
+    if exercise.gradient_of is None:
+        raise ValueError(f"exercise {name!r} has no forward pass to check gradients against")
+    forward, wrt = exercise.gradient_of
+    kwargs = exercise.gradient_case(np.random.default_rng(0))
+    try:
+        result = fn(**copy.deepcopy(kwargs))
+    except NotImplementedError:
+        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code") from None
+    outcome = _named_outcome(exercise, result)
+    inputs = {k: v for k, v in kwargs.items() if k != "dout"}
+    grads = {}
+    for w in wrt:
+        g = outcome.get("d" + w, outcome.get("output") if len(wrt) == 1 else None)
+        if g is None or np.shape(g) != np.shape(inputs[w]):
+            raise CheckFailed(f"{name}: expected a gradient for {w} of shape {np.shape(inputs[w])}, got "
+                              f"{None if g is None else np.shape(g)}")
+        grads[w] = np.asarray(g, dtype=np.float64)
+    print(f"gradient check of {name} against finite differences of the forward pass:")
+    ok = check_gradients(lambda: float(np.sum(forward(**inputs) * kwargs["dout"])), {w: inputs[w] for w in wrt}, grads, tol=tol)
+    if not ok:
+        raise CheckFailed(f"{name}: the gradients marked FAIL above disagree with finite differences "
+                          f"(relative error above {tol:g}); check_exercise shows which entries")

@@ -32,6 +32,8 @@ class Exercise:
     extra_mistakes: list[Mistake] = field(default_factory=list)
     speed_case: Callable | None = None  # rng -> kwargs of a larger input, for check_speed
     speed_hint: str = ""
+    gradient_of: tuple | None = None  # (forward function, names of the inputs it is differentiated by)
+    gradient_case: Callable | None = None  # rng -> kwargs with dout, continuous values (no ties)
 
     @property
     def mistakes(self) -> list[Mistake]:

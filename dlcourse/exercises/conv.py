@@ -58,3 +58,23 @@ _vectorised = __import__("dlcourse.exercises", fromlist=["EXERCISES"]).EXERCISES
 _vectorised.speed_case = _conv_speed_case
 _vectorised.speed_hint = ("loops over output pixels are the usual cause: gather every window at once "
                           "(im2col, or np.lib.stride_tricks.sliding_window_view) and do one matrix product or einsum")
+
+
+# Lab 06: gradient checks of the backward passes, on inputs without ties (max pooling is not
+# differentiable where two entries of a window are equal).
+def _pool_gradient_case(rng):
+    x = rng.standard_normal((2, 2, 6, 6))
+    return {"dout": rng.standard_normal((2, 2, 3, 3)), "x": x, "kernel_size": 3, "stride": 2, "padding": 1}
+
+
+def _conv_gradient_case(rng):
+    x, w = rng.standard_normal((2, 2, 5, 6)), rng.standard_normal((3, 2, 3, 2))
+    return {"dout": rng.standard_normal((2, 3, 3, 3)), "x": x, "weight": w, "bias": rng.standard_normal(3),
+            "stride": (2, 2), "padding": (1, 0)}
+
+
+for _name, _forward in (("max_pool2d_backward", F.max_pool2d), ("avg_pool2d_backward", F.avg_pool2d)):
+    _EX = __import__("dlcourse.exercises", fromlist=["EXERCISES"]).EXERCISES[_name]
+    _EX.gradient_of, _EX.gradient_case, _EX.output_names = (_forward, ("x",)), _pool_gradient_case, ("dx",)
+_EX = __import__("dlcourse.exercises", fromlist=["EXERCISES"]).EXERCISES["conv2d_backward"]
+_EX.gradient_of, _EX.gradient_case = (F.conv2d, ("x", "weight", "bias")), _conv_gradient_case
