@@ -322,35 +322,35 @@ class ResidualBlock(Module):
         return f"ResidualBlock({i}, {o}, stride={first.stride[0]})"
 
 
-class CrossEntropyLoss:
-    """Mean cross-entropy of logits (N, C) against integer targets (N,), with backward() -> dlogits."""
+class _Loss:
+    """A loss that remembers its inputs, so that ``backward()`` returns the gradient for the prediction."""
 
-    def __init__(self):
-        self._cache = None
+    forward_fn = backward_fn = None
 
-    def __call__(self, logits, target):
-        self._cache = (logits, target)
-        return float(F.cross_entropy(logits, target))
-
-    def backward(self):
-        if self._cache is None:
-            raise RuntimeError("CrossEntropyLoss.backward called before the loss was computed")
-        logits, target = self._cache
-        return F.cross_entropy_backward(logits, target).astype(np.asarray(logits).dtype, copy=False)
-
-
-class MSELoss:
     def __init__(self):
         self._cache = None
 
     def __call__(self, pred, target):
         self._cache = (pred, target)
-        return float(F.mse_loss(pred, target))
+        return float(type(self).forward_fn(pred, target))
 
     def backward(self):
         if self._cache is None:
-            raise RuntimeError("MSELoss.backward called before the loss was computed")
-        return F.mse_loss_backward(*self._cache)
+            raise RuntimeError(f"{type(self).__name__}.backward called before the loss was computed")
+        pred, target = self._cache
+        return type(self).backward_fn(pred, target).astype(np.asarray(pred).dtype, copy=False)
+
+
+class CrossEntropyLoss(_Loss):
+    """Mean cross-entropy of logits (N, C) against integer targets (N,); backward() -> dlogits."""
+
+    forward_fn, backward_fn = staticmethod(F.cross_entropy), staticmethod(F.cross_entropy_backward)
+
+
+class MSELoss(_Loss):
+    """Mean squared error; backward() -> dpred."""
+
+    forward_fn, backward_fn = staticmethod(F.mse_loss), staticmethod(F.mse_loss_backward)
 
 
 def lenet5(num_classes=10, in_channels=1, rng=None, dtype=np.float32):

@@ -27,6 +27,15 @@ def _check_mask(mask, shape):
     return mask
 
 
+def _keep_and_scale(a, mask, p, training):
+    """a * mask / (1 - p) in training, a unchanged in eval: dropout and its gradient are the same map."""
+    if not training or p == 0:
+        return a
+    if p == 1:
+        return np.zeros_like(a)
+    return (a * mask / (1 - p)).astype(a.dtype, copy=False)
+
+
 def dropout(x, p=0.5, training=True, *, rng=None, mask=None):
     """x: any shape. In training, returns x * mask / (1 - p); in eval (training=False), x unchanged.
 
@@ -35,21 +44,15 @@ def dropout(x, p=0.5, training=True, *, rng=None, mask=None):
     """
     x = as_float_array(x, "x")
     p = probability(p, "p")
-    if not training or p == 0:
-        return x
-    if p == 1:
-        return np.zeros_like(x)
-    mask = dropout_mask(x.shape, p, rng) if mask is None else _check_mask(mask, x.shape)
-    return (x * mask / (1 - p)).astype(x.dtype, copy=False)
+    if training and 0 < p < 1:
+        mask = dropout_mask(x.shape, p, rng) if mask is None else _check_mask(mask, x.shape)
+    return _keep_and_scale(x, mask, p, training)
 
 
 def dropout_backward(dout, mask, p=0.5, training=True):
     """Gradient of ``dropout``: the same mask and the same 1/(1-p) scale applied to dout."""
     dout = as_float_array(dout, "dout")
     p = probability(p, "p")
-    if not training or p == 0:
-        return dout
-    if p == 1:
-        return np.zeros_like(dout)
-    mask = _check_mask(mask, dout.shape)
-    return (dout * mask / (1 - p)).astype(dout.dtype, copy=False)
+    if training and 0 < p < 1:
+        mask = _check_mask(mask, dout.shape)
+    return _keep_and_scale(dout, mask, p, training)
