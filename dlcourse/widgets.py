@@ -70,7 +70,8 @@ def activation_explorer(name="sigmoid") -> ExplorerWidget:
 
 
 def _int_slider(description, value, lo, hi):
-    return W.IntSlider(value=value, min=lo, max=hi, description=description, continuous_update=False)
+    return W.IntSlider(value=value, min=lo, max=hi, description=description, continuous_update=False,
+                       style={"description_width": "initial"})
 
 
 def conv_explorer(image=None, kernel="vertical edge") -> ExplorerWidget:

@@ -74,7 +74,8 @@ def test_explorers_render_and_respond(lab, jupyterlab, tmp_path):
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{jupyterlab}/lab/tree/{lab}.ipynb?token={TOKEN}")
+        # A workspace of its own, so that JupyterLab does not reopen the notebooks of the previous test.
+        page.goto(f"{jupyterlab}/lab/workspaces/{lab}/tree/{lab}.ipynb?reset&token={TOKEN}")
         page.wait_for_selector(".jp-Notebook", timeout=60_000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
         page.get_by_role("menuitem", name="Run").click()
