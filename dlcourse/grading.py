@@ -31,47 +31,68 @@ def _matches(module: str, prefixes: Iterable[str]) -> bool:
 
 
 def assert_own_work(fn, *args, forbidden: Iterable[str] = FORBIDDEN, allowed: Iterable = (), name: str | None = None,
-                    **kwargs):
-    """Call fn(*args, **kwargs); fail with DelegationError if it runs code from a forbidden module.
+                    target=None, **kwargs):
+    """Call fn(*args, **kwargs); fail with DelegationError if the learner's function runs forbidden code.
 
-    forbidden: module prefixes whose code must not run inside fn
+    target: the learner's function, when fn is a harness that calls it (default: fn itself). Only code that
+        runs inside target is watched, so a harness from dlcourse may drive it.
+    forbidden: module prefixes whose code must not run inside target
     allowed: functions from those modules that the exercise lets the learner call (given helpers)
-    name: what to call fn in the message (default: fn.__name__)
+    name: what to call the function in the message (default: target.__name__)
     Returns fn's result.
     """
     forbidden = tuple(forbidden)
+    target = fn if target is None else target
+    target_code = getattr(target, "__code__", None)
+    name = name or getattr(target, "__name__", "your function")
+    seen: list[str] = []
+    if target_code is None:  # a builtin (torch.relu, a ufunc) or a partial given as the answer
+        inner = getattr(target, "func", target)
+        module = _module_of_builtin(inner) if not hasattr(inner, "__code__") else inner.__globals__.get("__name__", "")
+        target_code = getattr(inner, "__code__", None)
+        if _matches(module or "", forbidden):
+            seen.append(f"{module}.{getattr(inner, '__name__', repr(inner))}")
     allowed_code = {getattr(f, "__code__", None) for f in allowed} - {None}
     allowed_builtins = {id(f) for f in allowed if not hasattr(f, "__code__")}
-    seen: list[str] = []
-    depth_in_allowed = [0]
+    depth = {"inside": 0, "allowed": 0}
 
     def watch(frame, event, arg):
         if seen:
             return
+        code = frame.f_code if event in ("call", "return") else None
         if event == "call":
-            if frame.f_code in allowed_code:
-                depth_in_allowed[0] += 1
+            if code is target_code:
+                depth["inside"] += 1
+                if _matches(frame.f_globals.get("__name__", ""), forbidden):  # the answer *is* the reference
+                    seen.append(f"{frame.f_globals.get('__name__')}.{code.co_name}")
                 return
-            if depth_in_allowed[0]:
+            if not depth["inside"] or depth["allowed"]:
+                depth["allowed"] += code in allowed_code and depth["inside"] > 0
+                return
+            if code in allowed_code:
+                depth["allowed"] += 1
                 return
             module = frame.f_globals.get("__name__", "")
             if _matches(module, forbidden):
-                seen.append(f"{module}.{frame.f_code.co_name}")
-        elif event == "return" and frame.f_code in allowed_code:
-            depth_in_allowed[0] -= 1
-        elif event == "c_call" and not depth_in_allowed[0] and id(arg) not in allowed_builtins:
+                seen.append(f"{module}.{code.co_name}")
+        elif event == "return":
+            if code is target_code:
+                depth["inside"] -= 1
+            elif code in allowed_code and depth["allowed"]:
+                depth["allowed"] -= 1
+        elif event == "c_call" and depth["inside"] and not depth["allowed"] and id(arg) not in allowed_builtins:
             module = _module_of_builtin(arg)
             if _matches(module, forbidden):
                 seen.append(f"{module}.{getattr(arg, '__name__', repr(arg))}")
 
     previous = sys.getprofile()
-    sys.setprofile(watch)
-    try:
-        result = fn(*args, **kwargs)
-    finally:
-        sys.setprofile(previous)
+    if not seen:
+        sys.setprofile(watch)
+        try:
+            result = fn(*args, **kwargs)
+        finally:
+            sys.setprofile(previous)
     if seen:
-        name = name or getattr(fn, "__name__", "your function")
         raise DelegationError(
             f"{name} called {seen[0]}: this exercise asks you to write the computation yourself with NumPy, "
             f"so a solution that hands the work to the reference or to a library earns no points"

@@ -452,3 +452,81 @@ def conv2d_param_count_bias_per_weight(in_channels, out_channels, kernel_size, b
     kh, kw = pair(kernel_size, "kernel_size", 1)
     weights = out_channels * in_channels * kh * kw
     return 2 * weights if bias else weights
+
+
+# --- lab 02: gradient descent and the update rules -----------------------------------------------
+
+def _rule_variant(kind):
+    from . import update_rules as R
+
+    def momentum_forgets_state(param, grad, state, lr=0.01, momentum=0.9):
+        buf = momentum * state.get("momentum_buffer", 0.0) + grad
+        return param - lr * buf, state  # the new buffer is never handed back
+
+    def momentum_dampened(param, grad, state, lr=0.01, momentum=0.9):
+        buf = momentum * state.get("momentum_buffer", 0.0) + (1 - momentum) * grad
+        return param - lr * buf, {**state, "momentum_buffer": buf}
+
+    def nesterov_as_momentum(param, grad, state, lr=0.01, momentum=0.9):
+        return R.momentum_update(param, grad, state, lr, momentum)
+
+    def adagrad_sqrt_last(param, grad, state, lr=0.01, eps=1e-10):
+        total = state.get("sum", 0.0) + grad * grad
+        return param - lr * grad / np.sqrt(total + eps), {**state, "sum": total}
+
+    def rmsprop_sum(param, grad, state, lr=0.01, alpha=0.99, eps=1e-8):
+        return R.adagrad_update(param, grad, state, lr, eps)
+
+    def adam_no_bias_correction(param, grad, state, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
+        m = beta1 * state.get("m", 0.0) + (1 - beta1) * grad
+        v = beta2 * state.get("v", 0.0) + (1 - beta2) * grad * grad
+        return param - lr * m / (np.sqrt(v) + eps), {"step": state.get("step", 0) + 1, "m": m, "v": v}
+
+    def adam_step_not_counted(param, grad, state, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
+        new, st = R.adam_update(param, grad, {**state, "step": 0}, lr, beta1, beta2, eps)
+        return new, {**st, "step": 0}
+
+    def sgd_ascent(param, grad, state, lr=0.01):
+        return param + lr * grad, state
+
+    return locals()[kind]
+
+
+for _target, _kind, _hint in [
+    ("sgd_update", "sgd_ascent", "step against the gradient: p - lr * g (you climbed the loss)"),
+    ("momentum_update", "momentum_forgets_state", "return the updated buffer in the state, or every step starts again from b = g (plain SGD)"),
+    ("momentum_update", "momentum_dampened", "the buffer is mu * b + g; scaling g by (1 - mu) is dampening, which torch does not use by default"),
+    ("nesterov_update", "nesterov_as_momentum", "Nesterov steps by g + mu * b (a look-ahead), not by b alone like plain momentum"),
+    ("adagrad_update", "adagrad_sqrt_last", "eps goes outside the square root: g / (sqrt(s) + eps)"),
+    ("rmsprop_update", "rmsprop_sum", "RMSprop keeps a running *average* alpha * v + (1 - alpha) * g^2, not Adagrad's growing sum"),
+    ("adam_update", "adam_no_bias_correction", "divide m and v by (1 - beta^t): without bias correction the first steps are far too small"),
+    ("adam_update", "adam_step_not_counted", "count the steps in the state: t goes 1, 2, 3, ... and the bias correction depends on it"),
+]:
+    MISTAKES.setdefault(_target, []).append(Mistake(_kind, _hint, _rule_variant(_kind)))
+
+
+@mistake("linear_regression_gd", "the gradient of the mean squared error has a factor 2: w -= lr * 2 X^T r / n")
+def linear_regression_gd_no_two(X, y, lr=0.1, steps=100):
+    from .regression import linear_regression_gd
+
+    return linear_regression_gd(X, y, lr / 2, steps)
+
+
+@mistake("linear_regression_gd", "record the loss before each step (losses[0] is the loss of w = 0, b = 0)")
+def linear_regression_gd_loss_after(X, y, lr=0.1, steps=100):
+    from .regression import linear_regression_gd
+
+    w, b, losses = linear_regression_gd(X, y, lr, steps + 1)
+    w_prev, b_prev, _ = linear_regression_gd(X, y, lr, steps)
+    return w_prev, b_prev, losses[1:]
+
+
+@mistake("linear_regression_gd", "the bias learns too: b -= lr * 2 * mean(r)")
+def linear_regression_gd_no_bias(X, y, lr=0.1, steps=100):
+    X, y = np.asarray(X, float), np.asarray(y, float)
+    w, losses = np.zeros(X.shape[1]), []
+    for _ in range(steps):
+        r = X @ w - y
+        losses.append(float(np.mean(r**2)))
+        w = w - lr * 2 * (X.T @ r) / len(y)
+    return w, 0.0, losses
