@@ -96,3 +96,33 @@ def pool_explorer(x=None) -> ExplorerWidget:
         "kernel_size": _int_slider("window", 2, 1, 4), "stride": _int_slider("stride", 2, 1, 4),
         "selected": _int_slider("output # (-1: all)", -1, -1, 24),
     })
+
+
+def learning_rate_explorer(curvature=1.0, lr=0.5) -> ExplorerWidget:
+    """Gradient descent on a quadratic: the learning rate and the curvature decide convergence."""
+    from .explorers.learning import LearningRateExplorer
+
+    state = LearningRateExplorer(curvature, lr)
+    return ExplorerWidget(state, {
+        "lr": W.FloatSlider(value=lr, min=0.05, max=2.5, step=0.05, description="lr", continuous_update=False),
+        "curvature": W.FloatSlider(value=curvature, min=0.25, max=4.0, step=0.25, description="curvature a", continuous_update=False,
+                                   style={"description_width": "initial"}),
+    })
+
+
+def optimizer_race(surface="ravine") -> ExplorerWidget:
+    """Pick a surface, a start, the optimisers and their hyper-parameters; watch them race."""
+    from .explorers.learning import SURFACES, OptimizerRace
+    from .update_rules import RULES
+
+    state = OptimizerRace(surface)
+    log = dict(base=10, continuous_update=False, style={"description_width": "initial"})
+    return ExplorerWidget(state, {
+        "surface": W.Dropdown(options=list(SURFACES), value=surface, description="surface"),
+        "optimizers": W.SelectMultiple(options=list(RULES), value=state.optimizers, description="optimizers", rows=6),
+        "lr": W.FloatLogSlider(value=state.lr, min=-3, max=0, description="lr (sgd, momentum)", **log),
+        "adaptive_lr": W.FloatLogSlider(value=state.adaptive_lr, min=-3, max=0.5, description="lr (adaptive)", **log),
+        "momentum": W.FloatSlider(value=state.momentum, min=0.0, max=0.99, step=0.01, description="momentum", continuous_update=False),
+        "start_x": W.FloatSlider(value=state.start_x, min=-4.5, max=4.5, step=0.1, description="start x", continuous_update=False),
+        "start_y": W.FloatSlider(value=state.start_y, min=-2.5, max=2.5, step=0.1, description="start y", continuous_update=False),
+    })

@@ -182,3 +182,56 @@ def test_pool_widget_drives_its_explorer():
     assert (w.explorer.kind, w.explorer.selected) == ("avg", 2)
     w.controls["selected"].value = -1
     assert w.explorer.selected is None
+
+
+# --- lab 02: the learning-rate explorer and the optimiser race -----------------------------------------
+
+from dlcourse.explorers import LearningRateExplorer, OptimizerRace  # noqa: E402
+from dlcourse.widgets import learning_rate_explorer, optimizer_race  # noqa: E402
+
+
+@pytest.mark.parametrize("lr,regime", [(0.5, "converges smoothly"), (1.0, "one step"), (1.5, "oscillating"),
+                                       (2.0, "oscillates forever"), (2.5, "diverges")])
+def test_learning_rate_regimes_follow_the_stability_limit(lr, regime):
+    e = LearningRateExplorer(curvature=1.0, lr=lr, x0=4.0, steps=30)
+    assert regime in e.regime()
+    path = e.path()
+    assert np.allclose(path[1:] / np.where(path[:-1] == 0, 1, path[:-1]), e.factor()) or lr == 1.0
+    assert (abs(path[-1]) > 4.0) == (lr > 2.0)
+    assert e.set(curvature=4.0).stability_limit() == 0.5
+
+
+def test_race_paths_follow_the_update_rules():
+    race = OptimizerRace("ravine", optimizers=("sgd", "adam"), lr=0.05, adaptive_lr=0.3, steps=40)
+    paths = race.paths()
+    assert paths["sgd"].shape == (41, 2)
+    # SGD on the ravine: x shrinks by (1 - 0.05) and y by (1 - 0.05 * 20) = 0 per step.
+    assert np.allclose(paths["sgd"][1], [-4 * 0.95, 0.0])
+    assert all(loss < race.loss((-4.0, 2.0)) for loss in race.final_losses().values())
+
+
+def test_race_sgd_diverges_beyond_the_limit_and_stops_drawing():
+    race = OptimizerRace("ravine", optimizers=("sgd",), lr=0.2, steps=200)
+    path = race.paths()["sgd"]
+    assert len(path) < 201 and np.all(np.isfinite(path))
+
+
+def test_race_adaptive_methods_escape_the_saddle_faster_than_sgd():
+    race = OptimizerRace("saddle", optimizers=("sgd", "adam", "rmsprop"), start_x=-4.0, start_y=0.01, steps=60)
+    losses = race.final_losses()
+    assert losses["adam"] < losses["sgd"] and losses["rmsprop"] < losses["sgd"]
+
+
+def test_race_validates_and_widgets_drive_it():
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        OptimizerRace(optimizers=("lion",))
+    with pytest.raises(ValueError, match="momentum must be in"):
+        OptimizerRace(momentum=1.0)
+    w = optimizer_race()
+    w.controls["surface"].value = "rosenbrock"
+    w.controls["optimizers"].value = ("nesterov",)
+    w.controls["lr"].value = 0.001
+    assert (w.explorer.surface, w.explorer.optimizers, w.explorer.lr) == ("rosenbrock", ("nesterov",), 0.001)
+    lw = learning_rate_explorer()
+    lw.controls["lr"].value = 2.5
+    assert "diverges" in lw.explorer.regime()

@@ -107,3 +107,31 @@ def test_batches_cover_the_data_once(rng):
     seen = np.concatenate([yb for _, yb in batches(X, y, 3, rng)])
     assert sorted(seen) == list(range(10)) and not np.array_equal(seen, np.arange(10))
     assert [len(yb) for _, yb in batches(X, y, 4, shuffle=False)] == [4, 4, 2]
+
+
+RULE_SETTINGS = [
+    ("sgd", dict(lr=0.1), lambda p: torch.optim.SGD([p], lr=0.1)),
+    ("momentum", dict(lr=0.05, momentum=0.8), lambda p: torch.optim.SGD([p], lr=0.05, momentum=0.8)),
+    ("nesterov", dict(lr=0.05, momentum=0.8), lambda p: torch.optim.SGD([p], lr=0.05, momentum=0.8, nesterov=True)),
+    ("adagrad", dict(lr=0.3, eps=1e-6), lambda p: torch.optim.Adagrad([p], lr=0.3, eps=1e-6)),
+    ("rmsprop", dict(lr=0.02, alpha=0.9, eps=1e-6), lambda p: torch.optim.RMSprop([p], lr=0.02, alpha=0.9, eps=1e-6)),
+    ("adam", dict(lr=0.05, beta1=0.8, beta2=0.99, eps=1e-6), lambda p: torch.optim.Adam([p], lr=0.05, betas=(0.8, 0.99), eps=1e-6)),
+]
+
+
+@pytest.mark.parametrize("name,hyper,make", RULE_SETTINGS, ids=[s[0] for s in RULE_SETTINGS])
+def test_update_rules_match_torch_optim_over_many_steps(rng, name, hyper, make):
+    """Lab 02's reference rules, as pure functions, against torch.optim for 15 steps (1e-6 relative)."""
+    from dlcourse.update_rules import RULES
+
+    p0 = rng.standard_normal((2, 3))
+    ours, state = p0.copy(), {}
+    theirs = torch.tensor(p0.copy(), requires_grad=True)
+    opt = make(theirs)
+    for _ in range(15):
+        target = rng.standard_normal((2, 3))
+        ours, state = RULES[name](ours, 2 * (ours - target) + np.cos(ours), state, **hyper)
+        opt.zero_grad()
+        (((theirs - torch.tensor(target)) ** 2).sum() + torch.sin(theirs).sum()).backward()
+        opt.step()
+        assert relative_error(ours, theirs.detach().numpy()) < 1e-6

@@ -3,7 +3,9 @@
 Tests drive these classes directly; ``dlcourse.widgets`` binds their attributes to ipywidgets controls.
 """
 from .convolution import KERNELS, ConvExplorer
+from .learning import SURFACES, LearningRateExplorer, OptimizerRace
 from .neuron import ACTIVATIONS, ActivationExplorer, NeuronExplorer
 from .pooling import PoolExplorer
 
-__all__ = ["ACTIVATIONS", "KERNELS", "ActivationExplorer", "ConvExplorer", "NeuronExplorer", "PoolExplorer"]
+__all__ = ["ACTIVATIONS", "KERNELS", "SURFACES", "ActivationExplorer", "ConvExplorer", "LearningRateExplorer",
+           "NeuronExplorer", "OptimizerRace", "PoolExplorer"]
