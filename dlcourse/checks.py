@@ -297,3 +297,21 @@ def check_gradient(name: str, fn, *, tol: float = 1e-6) -> None:
     if not ok:
         raise CheckFailed(f"{name}: the gradients marked FAIL above disagree with finite differences "
                           f"(relative error above {tol:g}); check_exercise shows which entries")
+
+
+def working_functions(namespace: dict, names) -> dict:
+    """The functions among ``names`` that ``namespace`` defines and that pass their visible checks.
+
+    Explorers use them to run on the learner's own code where it works, and on the reference elsewhere.
+    """
+    found = {}
+    for name in names:
+        fn = namespace.get(name)
+        if not callable(fn):
+            continue
+        try:
+            check_exercise(name, fn, quiet=True)
+        except Exception:  # noqa: BLE001 - any failure, CheckFailed or otherwise, means "use the reference"
+            continue
+        found[name] = fn
+    return found

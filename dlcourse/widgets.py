@@ -22,17 +22,36 @@ def figure_png(fig) -> str:
 class ExplorerWidget(W.VBox):
     """Controls bound to an explorer's attributes, above the explorer's figure."""
 
-    def __init__(self, explorer, controls: dict, **kwargs):
+    def __init__(self, explorer, controls: dict, actions: dict | None = None, **kwargs):
         self.explorer = explorer
         self.controls = controls
+        self.buttons = {}
         self.plot = W.Output()
+        self.message = W.HTML()
         for name, control in controls.items():
             control.observe(lambda change, name=name: self._changed(name, change["new"]), names="value")
-        super().__init__([W.HBox(list(controls.values()), layout=W.Layout(flex_flow="row wrap")), self.plot], **kwargs)
+        for label, action in (actions or {}).items():
+            button = W.Button(description=label)
+            button.on_click(lambda _, action=action: self.act(action))
+            self.buttons[label] = button
+        rows = [W.HBox(list(controls.values()), layout=W.Layout(flex_flow="row wrap"))]
+        if self.buttons:
+            rows.append(W.HBox(list(self.buttons.values())))
+        super().__init__(rows + [self.message, self.plot], **kwargs)
         self.redraw()
 
     def _changed(self, name, value):
-        self.explorer.set(**{name: value})
+        try:
+            self.explorer.set(**{name: value})
+        except ValueError as err:  # an impossible setting: say why, keep the last good picture
+            self.message.value = f"<span style='color:#b00'>{err}</span>"
+            return
+        self.message.value = ""
+        self.redraw()
+
+    def act(self, action):
+        """Run a button's action on the explorer, then redraw (tests call this instead of clicking)."""
+        action(self.explorer)
         self.redraw()
 
     def redraw(self):
@@ -126,3 +145,36 @@ def optimizer_race(surface="ravine") -> ExplorerWidget:
         "start_x": W.FloatSlider(value=state.start_x, min=-4.5, max=4.5, step=0.1, description="start x", continuous_update=False),
         "start_y": W.FloatSlider(value=state.start_y, min=-2.5, max=2.5, step=0.1, description="start y", continuous_update=False),
     })
+
+
+def playground(namespace=None, **settings) -> ExplorerWidget:
+    """The TensorFlow-Playground-style explorer of lab 03.
+
+    namespace: pass ``globals()`` from the notebook; the learner's own ``linear``, ``linear_backward`` and
+        ``relu_backward`` then drive the network wherever they pass their checks (the reference otherwise).
+    """
+    from .checks import working_functions
+    from .explorers.playground import FEATURES, Playground
+    from .update_rules import RULES
+
+    ops = working_functions(namespace or {}, ("linear", "linear_backward", "relu_backward"))
+    state = Playground(ops=ops, **settings)
+    log = dict(base=10, continuous_update=False, style={"description_width": "initial"})
+    wide = {"description_width": "initial"}
+    widget = ExplorerWidget(state, {
+        "dataset": W.Dropdown(options=["circles", "moons", "spiral", "xor", "blobs"], value=state.dataset, description="data"),
+        "noise": W.FloatSlider(value=state.noise, min=0.0, max=0.5, step=0.01, description="noise", continuous_update=False),
+        "train_ratio": W.FloatSlider(value=state.train_ratio, min=0.1, max=0.9, step=0.1, description="train share",
+                                     continuous_update=False, style=wide),
+        "features": W.SelectMultiple(options=list(FEATURES), value=state.features, description="features", rows=4),
+        "hidden": W.Text(value=", ".join(map(str, state.hidden)), description="hidden layers", continuous_update=False, style=wide),
+        "activation": W.Dropdown(options=["relu", "leaky_relu", "tanh", "sigmoid"], value=state.activation, description="activation"),
+        "lr": W.FloatLogSlider(value=state.lr, min=-4, max=0, description="learning rate", **log),
+        "optimizer": W.Dropdown(options=list(RULES), value=state.optimizer, description="optimizer"),
+        "regularization": W.Dropdown(options=["none", "L1", "L2"], value=state.regularization, description="penalty"),
+        "reg_rate": W.FloatLogSlider(value=max(state.reg_rate, 1e-4), min=-5, max=-1, description="penalty rate", **log),
+        "dropout": W.FloatSlider(value=state.dropout, min=0.0, max=0.5, step=0.05, description="dropout", continuous_update=False),
+    }, actions={"train 20 epochs": lambda s: s.train(20), "train 100 epochs": lambda s: s.train(100), "reset": lambda s: s.reset()})
+    used = [name for name in ("linear", "linear_backward", "relu_backward") if name in ops]
+    widget.message.value = (f"running on your {', '.join(used)}" if used else "running on the reference backward passes")
+    return widget

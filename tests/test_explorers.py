@@ -235,3 +235,73 @@ def test_race_validates_and_widgets_drive_it():
     lw = learning_rate_explorer()
     lw.controls["lr"].value = 2.5
     assert "diverges" in lw.explorer.regime()
+
+
+# --- lab 03: the playground ----------------------------------------------------------------------------
+
+from dlcourse.explorers import Playground  # noqa: E402
+from dlcourse.widgets import playground  # noqa: E402
+
+
+def test_playground_learns_circles_and_records_both_losses():
+    p = Playground("circles", hidden=(8, 8), optimizer="adam", lr=0.03)
+    p.train(60)
+    assert p.epoch == 60 and len(p.history["train"]) == len(p.history["test"]) == 61
+    assert p.history["train"][-1] < p.history["train"][0] and p.accuracy() > 0.9
+
+
+def test_squared_features_make_circles_linear():
+    """The claim in lab 03: with x1^2 and x2^2 no hidden layer is needed; without them, none suffices."""
+    with_squares = Playground("circles", features=("x1^2", "x2^2"), hidden="", lr=0.1, optimizer="adam").train(100)
+    plain = Playground("circles", features=("x1", "x2"), hidden="", lr=0.1, optimizer="adam").train(100)
+    assert with_squares.accuracy() > 0.95 and plain.accuracy() < 0.65
+
+
+def test_playground_penalties_shrink_weights():
+    sizes = {}
+    for reg in ("none", "L2", "L1"):
+        p = Playground("moons", hidden=(8,), optimizer="adam", lr=0.03, regularization=reg, reg_rate=0.05).train(80)
+        sizes[reg] = sum(float(np.abs(W).sum()) for W in p.params[0::2])
+    assert sizes["L2"] < sizes["none"] and sizes["L1"] < sizes["none"]
+
+
+def test_playground_backward_is_exact(rng):
+    """Dropout off: the playground's backward pass matches finite differences through the whole network."""
+    from dlcourse import functional as F
+    from dlcourse.gradcheck import numerical_gradient, relative_error
+
+    p = Playground("xor", hidden=(5, 3), activation="tanh")
+    X, y = p.X_train[:7], p.y_train[:7]
+    scores, caches = p.forward(X)
+    grads = p.backward(F.cross_entropy_backward(scores, y), caches)
+    for param, grad in zip(p.params, grads):
+        assert relative_error(grad, numerical_gradient(lambda: F.cross_entropy(p.forward(X)[0], y), param)) < 1e-6
+
+
+def test_playground_uses_the_learners_passing_functions_only():
+    from dlcourse import functional as F
+
+    calls = []
+
+    def linear(x, weight, bias=None):
+        calls.append(1)
+        return F.linear(x, weight, bias)
+
+    def relu_backward(dout, x):
+        return dout  # wrong: fails its check, so the reference is used instead
+
+    w = playground({"linear": linear, "relu_backward": relu_backward})
+    assert w.explorer.ops["linear"] is linear and w.explorer.ops["relu_backward"] is F.relu_backward
+    assert "your linear" in w.message.value and calls
+
+
+def test_playground_widget_buttons_and_bad_settings():
+    w = playground()
+    w.act(lambda s: s.train(3))
+    assert w.explorer.epoch == 3
+    w.controls["hidden"].value = "3, -1"
+    assert "hidden must list" in w.message.value and w.explorer.hidden != (3, -1)
+    w.controls["dataset"].value = "spiral"
+    assert w.explorer.dataset == "spiral" and w.explorer.epoch == 0  # new data restarts training
+    with pytest.raises(ValueError, match="unknown op"):
+        Playground(ops={"conv2d": None})

@@ -53,4 +53,4 @@ def register(exercise: Exercise) -> Exercise:
     return exercise
 
 
-from . import conv, learning, neuron, ops  # noqa: E402,F401  (registers the exercises)
+from . import backprop, conv, learning, neuron, ops  # noqa: E402,F401  (registers the exercises)

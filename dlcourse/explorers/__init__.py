@@ -5,7 +5,8 @@ Tests drive these classes directly; ``dlcourse.widgets`` binds their attributes 
 from .convolution import KERNELS, ConvExplorer
 from .learning import SURFACES, LearningRateExplorer, OptimizerRace
 from .neuron import ACTIVATIONS, ActivationExplorer, NeuronExplorer
+from .playground import Playground
 from .pooling import PoolExplorer
 
 __all__ = ["ACTIVATIONS", "KERNELS", "SURFACES", "ActivationExplorer", "ConvExplorer", "LearningRateExplorer",
-           "NeuronExplorer", "OptimizerRace", "PoolExplorer"]
+           "NeuronExplorer", "OptimizerRace", "Playground", "PoolExplorer"]
