@@ -31,6 +31,18 @@ MEMORY_BUDGET_MB = 2048
 pytestmark = pytest.mark.skipif(not LABS, reason="no labs in course/source yet")
 
 
+def _explorer_factories() -> list[str]:
+    """The functions in dlcourse.widgets that build an explorer."""
+    import dlcourse.widgets as widgets
+
+    return [name for name, obj in vars(widgets).items()
+            if callable(obj) and getattr(obj, "__annotations__", {}).get("return") in ("ExplorerWidget", widgets.ExplorerWidget)]
+
+
+def _calls_explorer(source: str) -> bool:
+    return any(re.search(rf"\b{name}\(", source) for name in _explorer_factories())
+
+
 def nbgrader(*args, cwd, check=True):
     proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, capture_output=True, text=True)
     if check and proc.returncode != 0:
@@ -107,7 +119,7 @@ def test_lab_structure(lab):
         assert exercises_in(cell.source), f"{nbgrader_meta(cell)['grade_id']} checks no exercise"
         assert "own_work=True" in hidden_part(cell.source), "hidden tests must run the own-work guard"
         assert "seed=None" in hidden_part(cell.source), "hidden tests must draw fresh inputs"
-    assert "widgets import" in nb.cells[1].source or "_explorer(" in "".join(c.source for c in nb.cells)
+    assert any(_calls_explorer(c.source) for c in nb.cells if c.cell_type == "code"), "every lab has an explorer"
 
 
 @pytest.mark.parametrize("lab", LABS)
@@ -177,7 +189,7 @@ def test_figures_render_as_images(lab, executed_solutions):
 def test_explorers_leave_a_static_figure(lab, executed_solutions):
     """Where widgets cannot render (here: nbclient, as in autograding), an explorer cell still shows a PNG."""
     nb, _ = executed_solutions[lab]
-    explorer_cells = [c for c in nb.cells if c.cell_type == "code" and "_explorer(" in c.source]
+    explorer_cells = [c for c in nb.cells if c.cell_type == "code" and _calls_explorer(c.source)]
     assert explorer_cells
     for cell in explorer_cells:
         bundles = [o.get("data", {}) for o in cell.outputs if o.output_type in ("execute_result", "display_data")]
