@@ -225,7 +225,10 @@ def check_exercise(name: str, fn, *, seed: int | None = 0, hidden: bool = False,
         kwargs = copy.deepcopy(cases[0].kwargs)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            assert_own_work(exercise.run, fn, kwargs, target=fn, allowed=allowed, name=name)
+            from .grading import FORBIDDEN
+
+            assert_own_work(exercise.run, fn, kwargs, target=fn, allowed=allowed, name=name,
+                            forbidden=exercise.forbidden or FORBIDDEN)
     if not quiet:
         print(f"\u2714 {name}: matches the reference on {len(cases)} test cases")
 

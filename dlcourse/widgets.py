@@ -178,3 +178,16 @@ def playground(namespace=None, **settings) -> ExplorerWidget:
     used = [name for name in ("linear", "linear_backward", "relu_backward") if name in ops]
     widget.message.value = (f"running on your {', '.join(used)}" if used else "running on the reference backward passes")
     return widget
+
+
+def regularization_explorer(width=64, lam=0.0, dropout=0.0) -> ExplorerWidget:
+    """Capacity, an L2 penalty and dropout against 40 noisy training points: the learning curves."""
+    from .explorers.regularization import RegularizationExplorer
+
+    state = RegularizationExplorer(width, lam, dropout)
+    return ExplorerWidget(state, {
+        "width": W.IntSlider(value=width, min=2, max=128, description="width", continuous_update=False),
+        "lam": W.FloatSlider(value=lam, min=0.0, max=0.1, step=0.005, description="L2 rate", readout_format=".3f",
+                             continuous_update=False),
+        "dropout": W.FloatSlider(value=dropout, min=0.0, max=0.7, step=0.05, description="dropout p", continuous_update=False),
+    })

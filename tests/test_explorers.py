@@ -305,3 +305,33 @@ def test_playground_widget_buttons_and_bad_settings():
     assert w.explorer.dataset == "spiral" and w.explorer.epoch == 0  # new data restarts training
     with pytest.raises(ValueError, match="unknown op"):
         Playground(ops={"conv2d": None})
+
+
+# --- lab 04: the regularisation explorer ------------------------------------------------------------
+
+from dlcourse.explorers import RegularizationExplorer  # noqa: E402
+from dlcourse.widgets import regularization_explorer  # noqa: E402
+
+
+def test_wide_network_overfits_and_regularisation_closes_the_gap():
+    """The claims of lab 04's explorer text, measured."""
+    e = RegularizationExplorer(width=64)
+    _, plain = e.result()
+    assert plain["train"][-1] < 0.05 and plain["val"][-1] > 3 * min(plain["val"])  # the U-shaped validation loss
+    assert 0 < e.best_epoch() < 50
+    gap_plain = e.gap()
+    assert e.set(lam=0.01).gap() < gap_plain / 2
+    assert e.set(lam=0.0, dropout=0.3).gap() < gap_plain
+    heavy = e.set(lam=1.0, dropout=0.0).result()[1]
+    assert heavy["train"][-1] > 0.3  # too much penalty: underfitting
+
+
+def test_regularization_explorer_caches_and_validates():
+    e = RegularizationExplorer(width=8, epochs=20)
+    first = e.result()
+    assert e.result() is first  # remembered, not retrained
+    with pytest.raises(ValueError, match="dropout must be in"):
+        e.set(dropout=1.0)
+    w = regularization_explorer(width=8)
+    w.controls["lam"].value = 0.05
+    assert w.explorer.lam == 0.05

@@ -34,6 +34,7 @@ class Exercise:
     speed_hint: str = ""
     gradient_of: tuple | None = None  # (forward function, names of the inputs it is differentiated by)
     gradient_case: Callable | None = None  # rng -> kwargs with dout, continuous values (no ties)
+    forbidden: tuple[str, ...] | None = None  # modules the learner may not call (default: grading.FORBIDDEN)
 
     @property
     def mistakes(self) -> list[Mistake]:
@@ -53,4 +54,4 @@ def register(exercise: Exercise) -> Exercise:
     return exercise
 
 
-from . import backprop, conv, learning, neuron, ops  # noqa: E402,F401  (registers the exercises)
+from . import backprop, conv, learning, neuron, ops, training  # noqa: E402,F401  (registers the exercises)

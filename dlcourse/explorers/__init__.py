@@ -7,6 +7,8 @@ from .learning import SURFACES, LearningRateExplorer, OptimizerRace
 from .neuron import ACTIVATIONS, ActivationExplorer, NeuronExplorer
 from .playground import Playground
 from .pooling import PoolExplorer
+from .regularization import RegularizationExplorer
 
 __all__ = ["ACTIVATIONS", "KERNELS", "SURFACES", "ActivationExplorer", "ConvExplorer", "LearningRateExplorer",
-           "NeuronExplorer", "OptimizerRace", "Playground", "PoolExplorer"]
+           "NeuronExplorer", "OptimizerRace", "Playground", "PoolExplorer",
+           "RegularizationExplorer"]

@@ -1,0 +1,194 @@
+"""Test cases for lab 04: batches, the split, penalties, dropout backward, one training epoch, early stopping."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F, nn, optim, train
+from ..mistakes import Mistake
+from . import Case, Exercise, register
+
+
+def _data(rng, n, d=3):
+    return rng.standard_normal((n, d)), rng.integers(0, 3, n)
+
+
+def _batch_cases(rng, hidden):
+    out = []
+    for n, bs in [(10, 3), (8, 4), (5, 8)] + ([(23, 5), (7, 1)] if hidden else []):
+        X, y = _data(rng, n)
+        out.append(Case({"X": X, "y": y, "batch_size": bs, "seed": int(rng.integers(1000))}, f"{n} examples, batch_size {bs}"))
+    return out
+
+
+def _run_batches(fn, kwargs):
+    got = list(fn(kwargs["X"], kwargs["y"], kwargs["batch_size"], rng=np.random.default_rng(kwargs["seed"])))
+    return {"X in batch order": np.concatenate([b[0] for b in got]), "y in batch order": np.concatenate([b[1] for b in got]),
+            "batch sizes": np.array([len(b[1]) for b in got])}
+
+
+def _batches_unshuffled(X, y, batch_size, rng=None):
+    for start in range(0, len(X), batch_size):
+        yield X[start : start + batch_size], y[start : start + batch_size]
+
+
+def _batches_drop_last(X, y, batch_size, rng=None):
+    for xb, yb in train.batches(X, y, batch_size, rng):
+        if len(yb) == batch_size:
+            yield xb, yb
+
+
+def _batches_separate_shuffles(X, y, batch_size, rng=None):
+    ox, oy = rng.permutation(len(X)), rng.permutation(len(X))
+    for start in range(0, len(X), batch_size):
+        yield X[ox[start : start + batch_size]], y[oy[start : start + batch_size]]
+
+
+register(Exercise("batches", train.batches, _batch_cases, runner=_run_batches, extra_mistakes=[
+    Mistake("unshuffled", "shuffle once per epoch with rng.permutation(len(X)) before cutting batches", _batches_unshuffled),
+    Mistake("drop_last", "keep the last, smaller batch: every example is used once per epoch", _batches_drop_last),
+    Mistake("separate_shuffles", "use one permutation for both X and y, or the labels no longer match their inputs", _batches_separate_shuffles)]))
+
+
+def _split_cases(rng, hidden):
+    out = []
+    for n, frac in [(10, 0.3), (50, 0.2)] + ([(40, 0.1)] if hidden else []):
+        X, y = _data(rng, n)
+        out.append(Case({"X": X, "y": y, "val_fraction": frac, "seed": int(rng.integers(1000))}, f"{n} examples, {frac:.0%} held out"))
+    return out
+
+
+def _run_split(fn, kwargs):
+    parts = fn(kwargs["X"], kwargs["y"], kwargs["val_fraction"], rng=np.random.default_rng(kwargs["seed"]))
+    return dict(zip(("X_train", "y_train", "X_val", "y_val"), parts))
+
+
+def _split_val_last(X, y, val_fraction=0.2, rng=None):
+    order = rng.permutation(len(X))
+    n_train = len(X) - int(round(val_fraction * len(X)))
+    return X[order[:n_train]], y[order[:n_train]], X[order[n_train:]], y[order[n_train:]]
+
+
+def _split_unshuffled(X, y, val_fraction=0.2, rng=None):
+    n_val = int(round(val_fraction * len(X)))
+    return X[n_val:], y[n_val:], X[:n_val], y[:n_val]
+
+
+def _penalty_cases(rng, hidden):
+    out = [Case({"weights": [rng.standard_normal((3, 2)), rng.standard_normal(4)], "lam": 0.1}, "two arrays"),
+           Case({"weights": [np.array([[0.0, -2.0], [1.5, 0.0]])], "lam": 0.5}, "exact zeros")]
+    if hidden:
+        out.append(Case({"weights": [rng.standard_normal((2, 2, 3))], "lam": 1e-3}))
+    return out
+
+
+def _run_penalty_grad(fn, kwargs):
+    grads = fn(kwargs["weights"], kwargs["lam"])
+    if not isinstance(grads, (list, tuple)) or len(grads) != len(kwargs["weights"]):
+        raise TypeError(f"return a list with one gradient per weight array ({len(kwargs['weights'])}), got {type(grads).__name__}")
+    return {f"gradient of weights[{i}]": g for i, g in enumerate(grads)}
+
+
+def _dropout_backward_cases(rng, hidden):
+    out = []
+    for shape, p, training in [((4, 5), 0.5, True), ((3, 6), 0.2, True), ((4, 5), 0.5, False)] + (
+            [((2, 3, 4), 0.7, True)] if hidden else []):
+        out.append(Case({"dout": rng.standard_normal(shape), "mask": rng.random(shape) >= p, "p": p, "training": training},
+                        f"p={p}, {'training' if training else 'eval'}"))
+    return out
+
+
+def _dropout_backward_unscaled(dout, mask, p=0.5, training=True):
+    return dout * mask if training else dout
+
+
+def _dropout_backward_ignores_mask(dout, mask, p=0.5, training=True):
+    return dout / (1 - p) if training else dout
+
+
+def _epoch_cases(rng, hidden):
+    out = []
+    for n, bs in [(30, 8), (24, 6)] + ([(17, 5)] if hidden else []):
+        X, y = _data(rng, n, 4)
+        out.append(Case({"X": X, "y": y, "batch_size": bs, "seed": int(rng.integers(1000))}, f"{n} examples, batch_size {bs}"))
+    return out
+
+
+def _epoch_model(seed):
+    model = nn.Sequential(nn.Linear(4, 6, rng=seed, dtype=np.float64), nn.ReLU(), nn.Linear(6, 3, rng=seed + 1, dtype=np.float64))
+    return model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+
+def _run_epoch(fn, kwargs):
+    model, loss_fn, optimizer = _epoch_model(kwargs["seed"])
+    loss = fn(model, loss_fn, optimizer, kwargs["X"], kwargs["y"], kwargs["batch_size"], rng=np.random.default_rng(kwargs["seed"]))
+    return {"returned mean loss": loss, **{f"parameter {i} after the epoch": p.data for i, p in enumerate(model.parameters())}}
+
+
+def _epoch_no_zero_grad(model, loss_fn, optimizer, X, y, batch_size=32, rng=None):
+    total, count = 0.0, 0
+    for xb, yb in train.batches(X, y, batch_size, rng):
+        loss = loss_fn(model(xb), yb)
+        model.backward(loss_fn.backward())
+        optimizer.step()
+        total, count = total + loss * len(yb), count + len(yb)
+    return total / count
+
+
+def _epoch_mean_of_batches(model, loss_fn, optimizer, X, y, batch_size=32, rng=None):
+    losses = []
+    for xb, yb in train.batches(X, y, batch_size, rng):
+        optimizer.zero_grad()
+        losses.append(loss_fn(model(xb), yb))
+        model.backward(loss_fn.backward())
+        optimizer.step()
+    return float(np.mean(losses))
+
+
+def _stop_cases(rng, hidden):
+    series = [([1.0, 0.8, 0.7, 0.71, 0.72, 0.73], 3), ([1.0, 0.8, 0.7, 0.71, 0.69], 3), ([0.5, 0.5, 0.5], 2),
+              ([1.0, 0.9], 3), ([0.9, 0.8, 0.85, 0.84, 0.86, 0.83], 4),
+              ([1.0, 0.5, 0.9, 0.8, 0.7], 2),  # improving lately, but still worse than the best: stop
+              ([0.9, 1.0, 0.6, 1.1], 2)]  # the last value is bad, but a new best came within patience: go on
+    if hidden:
+        series += [([0.3, 0.2, 0.2, 0.2], 2), ([2.0, 1.0, 1.5, 0.9, 1.2], 1)]
+    return [Case({"val_losses": s, "patience": p}, f"patience {p}") for s, p in series]
+
+
+def _stop_last_only(val_losses, patience=3):
+    losses = list(val_losses)
+    return len(losses) > patience and losses[-1] >= losses[-1 - patience]
+
+
+def _stop_strict(val_losses, patience=3):
+    losses = list(val_losses)
+    return len(losses) > patience and min(losses[-patience:]) > min(losses[:-patience])
+
+
+def register_all(training):
+    register(Exercise("train_val_split", training.train_val_split, _split_cases, runner=_run_split, extra_mistakes=[
+        Mistake("val_last", "hold out the *first* round(val_fraction * n) shuffled indices, train on the rest", _split_val_last),
+        Mistake("unshuffled", "shuffle with rng.permutation(len(X)) before splitting: data files are often sorted by class", _split_unshuffled)]))
+    register(Exercise("l2_penalty", training.l2_penalty, _penalty_cases, extra_mistakes=[
+        Mistake("norm", "the L2 penalty is lam times the sum of *squares*, not lam times the norm (its square root)",
+                lambda weights, lam: lam * float(np.sqrt(sum(np.sum(np.asarray(w) ** 2) for w in weights)))),
+        Mistake("no_lam", "multiply the sum by lam", lambda weights, lam: sum(float(np.sum(np.asarray(w) ** 2)) for w in weights))]))
+    register(Exercise("l1_penalty", training.l1_penalty, _penalty_cases, extra_mistakes=[
+        Mistake("signed_sum", "sum the absolute values: negative weights must not cancel positive ones",
+                lambda weights, lam: lam * sum(float(np.sum(w)) for w in weights))]))
+    register(Exercise("l2_penalty_grad", training.l2_penalty_grad, _penalty_cases, runner=_run_penalty_grad, extra_mistakes=[
+        Mistake("no_two", "d/dw (lam * w^2) = 2 * lam * w: the factor 2 is missing", lambda weights, lam: [lam * np.asarray(w) for w in weights])]))
+    register(Exercise("l1_penalty_grad", training.l1_penalty_grad, _penalty_cases, runner=_run_penalty_grad, extra_mistakes=[
+        Mistake("uses_w", "d/dw (lam * |w|) = lam * sign(w), not lam * w", lambda weights, lam: [lam * np.asarray(w) for w in weights])]))
+    register(Exercise("dropout_backward", F.dropout_backward, _dropout_backward_cases, extra_mistakes=[
+        Mistake("unscaled", "scale the gradient by 1 / (1 - p), as the forward pass scaled the kept activations", _dropout_backward_unscaled),
+        Mistake("ignores_mask", "the dropped entries get no gradient: multiply by the same mask", _dropout_backward_ignores_mask)]))
+    register(Exercise("train_epoch", training.train_epoch, _epoch_cases, runner=_run_epoch, forbidden=("dlcourse.train", "torch"),
+                      extra_mistakes=[
+        Mistake("no_zero_grad", "call optimizer.zero_grad() before each backward pass: gradients accumulate otherwise", _epoch_no_zero_grad),
+        Mistake("mean_of_batches", "weight each batch's loss by its size: a smaller last batch must count less", _epoch_mean_of_batches)]))
+    register(Exercise("should_stop", training.should_stop, _stop_cases, extra_mistakes=[
+        Mistake("last_only", "compare the best of the last `patience` losses with the best before them, not just two values", _stop_last_only),
+        Mistake("strict", "a loss equal to the best so far is no improvement: stop when min(recent) >= best before", _stop_strict)]))
+
+
+register_all(train)
