@@ -59,13 +59,14 @@ def assert_own_work(fn, *args, forbidden: Iterable[str] = FORBIDDEN, allowed: It
     allowed_code = {getattr(f, "__code__", None) for f in allowed} - {None}
     allowed_builtins = {id(f) for f in allowed if not hasattr(f, "__code__")}
     depth = {"inside": 0, "allowed": 0}
+    own_codes = {target_code} - {None}
 
     def watch(frame, event, arg):
         if seen:
             return
         code = frame.f_code if event in ("call", "return") else None
         if event == "call":
-            if code is target_code:
+            if code in own_codes:
                 depth["inside"] += 1
                 if _matches(frame.f_globals.get("__name__", ""), forbidden):  # the answer *is* the reference
                     seen.append(f"{frame.f_globals.get('__name__')}.{code.co_name}")
@@ -80,8 +81,13 @@ def assert_own_work(fn, *args, forbidden: Iterable[str] = FORBIDDEN, allowed: It
             if _matches(module, forbidden):
                 seen.append(f"{module}.{code.co_name}")
         elif event == "return":
-            if code is target_code:
+            if code in own_codes:
                 depth["inside"] -= 1
+                # A generator handed back (``return reference_batches(...)``) runs later, outside this call:
+                # its body counts as the learner's too, so that it is watched when the caller iterates it.
+                generator_code = getattr(arg, "gi_code", None) or getattr(arg, "ag_code", None)
+                if generator_code is not None:
+                    own_codes.add(generator_code)
             elif code in allowed_code and depth["allowed"]:
                 depth["allowed"] -= 1
         elif event == "c_call" and depth["inside"] and not depth["allowed"] and id(arg) not in allowed_builtins:

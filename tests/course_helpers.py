@@ -50,9 +50,20 @@ def exercises_in(test_src: str) -> list[str]:
 
 
 def defined_functions(src: str) -> dict[str, list[str]]:
-    """Names of top-level functions in a cell and their parameter lists."""
+    """Names of top-level functions in a cell and their parameters (positional, then keyword-only)."""
     tree = ast.parse(src)
-    return {n.name: [a.arg for a in n.args.args] for n in tree.body if isinstance(n, ast.FunctionDef)}
+    return {n.name: [a.arg for a in n.args.args + n.args.kwonlyargs] for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
+def call_arguments(src: str, name: str) -> str:
+    """How to pass a function's own parameters on: "x, p, training, rng=rng, mask=mask"."""
+    node = next(n for n in ast.parse(src).body if isinstance(n, ast.FunctionDef) and n.name == name)
+    return ", ".join([a.arg for a in node.args.args] + [f"{a.arg}={a.arg}" for a in node.args.kwonlyargs])
+
+
+def positional_parameters(src: str, name: str) -> list[str]:
+    node = next(n for n in ast.parse(src).body if isinstance(n, ast.FunctionDef) and n.name == name)
+    return [a.arg for a in node.args.args]
 
 
 def _signature(params_src: str) -> str:
@@ -88,7 +99,7 @@ def delegating(release, source):
             ref = EXERCISES[name].reference
             lines.append(f"from {ref.__module__} import {ref.__name__} as _reference_{name}")
             lines.append(_function_header(src_cell.source, name))
-            lines.append(f"    return _reference_{name}({', '.join(params)})")
+            lines.append(f"    return _reference_{name}({call_arguments(src_cell.source, name)})")
         cell.source = "\n".join(lines)
     return nb
 
@@ -113,7 +124,7 @@ def torch_delegating(release, source):
     for cell, src_cell in zip(solution_cells(nb), solution_cells(source)):
         for name, params in defined_functions(src_cell.source).items():
             if hasattr(TF, name) and _independent(source, name, src_cell.source):
-                args = ", ".join(params)
+                args = ", ".join(positional_parameters(src_cell.source, name))
                 cell.source += (f"\n\nimport torch\n\n{_function_header(src_cell.source, name)}\n"
                                 f"    args = [torch.as_tensor(a) if isinstance(a, np.ndarray) else a for a in ({args},)]\n"
                                 f"    return torch.nn.functional.{name}(*args).numpy()\n")

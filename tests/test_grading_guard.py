@@ -117,3 +117,34 @@ def test_check_exercise_runs_the_guard_on_request():
     with pytest.raises(DelegationError, match=r"^relu called dlcourse\.functional"):
         check_exercise("relu", relu, quiet=True, own_work=True)  # ...but not the learner's own work
     check_exercise("relu", lambda x: np.maximum(x, 0), quiet=True, own_work=True)
+
+
+def _consume(fn, *args):
+    """A harness (like the exercises' runners) that iterates what the learner's function hands back."""
+    return [len(b) for b, _ in fn(*args)]
+
+
+def test_handing_back_the_references_generator_is_caught():
+    from dlcourse.train import batches as reference_batches
+
+    def batches(X, y, batch_size, rng):
+        return reference_batches(X, y, batch_size, rng)  # returns at once; the reference runs in the harness
+
+    data, labels = np.arange(10.0)[:, None], np.arange(10)
+    with pytest.raises(DelegationError, match=r"batches called dlcourse\.train\.batches"):
+        assert_own_work(_consume, batches, data, labels, 4, np.random.default_rng(0), target=batches)
+
+
+def test_own_generators_pass_whether_written_with_yield_or_returned():
+    def batches_yield(X, y, batch_size, rng):
+        order = rng.permutation(len(X))
+        for start in range(0, len(X), batch_size):
+            yield X[order[start:start + batch_size]], y[order[start:start + batch_size]]
+
+    def batches_returned(X, y, batch_size, rng):
+        order = rng.permutation(len(X))
+        return ((X[order[s:s + batch_size]], y[order[s:s + batch_size]]) for s in range(0, len(X), batch_size))
+
+    data, labels = np.arange(10.0)[:, None], np.arange(10)
+    for fn in (batches_yield, batches_returned):
+        assert assert_own_work(_consume, fn, data, labels, 4, np.random.default_rng(0), target=fn) == [4, 4, 2]
