@@ -227,7 +227,7 @@ class Playground:
             ax.imshow(m, origin="lower", cmap="RdBu_r")
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(f"neuron {j + 1}", fontsize=8)
+            ax.set_title(f"layer 1, neuron {j + 1}", fontsize=8)
         ax_loss = fig.add_subplot(grid[1, 3:])
         ax_loss.plot(self.history["train"], label="train")
         ax_loss.plot(self.history["test"], label="test")
