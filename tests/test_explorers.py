@@ -278,6 +278,25 @@ def test_playground_backward_is_exact(rng):
         assert relative_error(grad, numerical_gradient(lambda: F.cross_entropy(p.forward(X)[0], y), param)) < 1e-6
 
 
+def test_playground_draws_every_hidden_neuron(rng):
+    """Each picture is the neuron's activation over the plane: checked against a forward pass by hand."""
+    from dlcourse.viz import grid_over
+
+    p = Playground("moons", hidden=(5, 3), activation="tanh").train(5)
+    xx, yy, layers = p.neuron_maps(resolution=12)
+    assert [len(maps) for maps in layers] == [5, 3] and all(m.shape == xx.shape for maps in layers for m in maps)
+    _, _, pts = grid_over(np.vstack([p.X_train, p.X_test]), 12)
+    W1, b1, W2, b2 = p.params[:4]
+    second = np.tanh(np.tanh(pts @ W1.T + b1) @ W2.T + b2)
+    assert np.allclose(layers[1][2], second[:, 2].reshape(xx.shape))
+    # decision surface + one picture per neuron + loss curves
+    assert len(p.figure().axes) == 1 + 5 + 3 + 1
+    wide = Playground("circles", hidden=(12, 2))
+    titles = [ax.get_xlabel() for ax in wide.figure().axes]
+    assert len(wide.figure().axes) == 1 + Playground.MAX_NEURONS_DRAWN + 2 + 1 and "+4 more" in titles
+    assert len(Playground("circles", hidden="").figure().axes) == 3  # no hidden layer: a note instead
+
+
 def test_playground_uses_the_learners_passing_functions_only():
     from dlcourse import functional as F
 

@@ -205,33 +205,59 @@ class Playground:
         return xx, yy, F.softmax(self.forward(pts)[0], dim=1)[:, 1].reshape(xx.shape)
 
     def neuron_maps(self, resolution=40):
-        """What each neuron of the first hidden layer computes over the plane: (xx, yy, list of maps)."""
+        """What every hidden neuron computes over the plane, after its activation.
+
+        Returns (xx, yy, layers): layers[l][j] is an array shaped like xx holding neuron j of hidden layer
+        l + 1, as TensorFlow Playground draws inside each node.
+        """
         xx, yy, pts = grid_over(np.vstack([self.X_train, self.X_test]), resolution)
-        z = self.ops["linear"](self.inputs(pts), self.params[0], self.params[1])
-        a = self._act(z)
-        return xx, yy, [a[:, j].reshape(xx.shape) for j in range(a.shape[1])]
+        h, layers = self.inputs(pts), []
+        for i in range(len(self.hidden)):
+            h = self._act(self.ops["linear"](h, self.params[2 * i], self.params[2 * i + 1]))
+            layers.append([h[:, j].reshape(xx.shape) for j in range(h.shape[1])])
+        return xx, yy, layers
+
+    MAX_NEURONS_DRAWN = 8  # per layer: past that the pictures get too small to read
 
     def figure(self):
-        fig = new_figure((11, 4.2))
-        grid = fig.add_gridspec(2, 6)
-        ax_main = fig.add_subplot(grid[:, :3])
+        n_layers = len(self.hidden)
+        rows = min(max(self.hidden, default=1), self.MAX_NEURONS_DRAWN)
+        fig = new_figure((12, 4.6))
+        outer = fig.add_gridspec(1, 3, width_ratios=[3.2, max(n_layers, 1) * 0.75, 3], wspace=0.25)
+        ax_main = fig.add_subplot(outer[0])
         xx, yy, zz = self.surface()
         ax_main.contourf(xx, yy, zz, levels=20, cmap="RdBu_r", vmin=0, vmax=1, alpha=0.6)
         ax_main.contour(xx, yy, zz, levels=[0.5], colors="k", linewidths=1)
         for X, y, style in ((self.X_train, self.y_train, dict(edgecolor="white")), (self.X_test, self.y_test, dict(edgecolor="k", alpha=0.5))):
             ax_main.scatter(X[:, 0], X[:, 1], c=np.where(y == 1, "tab:red", "tab:blue"), s=14, linewidth=0.5, **style)
         ax_main.set_title(f"epoch {self.epoch}: test accuracy {self.accuracy():.0%} (test points faded)", fontsize=9)
-        _, _, maps = self.neuron_maps()
-        for j, m in enumerate(maps[:3]):  # the first three neurons of the first hidden layer
-            ax = fig.add_subplot(grid[0, 3 + j])
-            ax.imshow(m, origin="lower", cmap="RdBu_r")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(f"layer 1, neuron {j + 1}", fontsize=8)
-        ax_loss = fig.add_subplot(grid[1, 3:])
-        ax_loss.plot(self.history["train"], label="train")
-        ax_loss.plot(self.history["test"], label="test")
+        self._draw_neurons(fig, outer[1], rows)
+        ax_loss = fig.add_subplot(outer[2])
+        marker = "o" if self.epoch == 0 else None  # before training each curve is one point: show it
+        ax_loss.plot(self.history["train"], label="train", marker=marker)
+        ax_loss.plot(self.history["test"], label="test", marker=marker)
         ax_loss.set_xlabel("epoch", fontsize=8)
         ax_loss.set_ylabel("cross-entropy", fontsize=8)
         ax_loss.legend(fontsize=7)
         return fig
+
+    def _draw_neurons(self, fig, cell, rows):
+        """One column per hidden layer, one small picture per neuron (the first MAX_NEURONS_DRAWN of each)."""
+        if not self.hidden:
+            ax = fig.add_subplot(cell)
+            ax.axis("off")
+            ax.text(0.5, 0.5, "no hidden layer:\na straight line\nin the chosen\nfeatures", ha="center", va="center", fontsize=8)
+            return
+        _, _, layers = self.neuron_maps()
+        grid = cell.subgridspec(rows, len(layers), hspace=0.15, wspace=0.1)
+        for l, maps in enumerate(layers):
+            for j, m in enumerate(maps[:rows]):
+                ax = fig.add_subplot(grid[j, l])
+                ax.imshow(m, origin="lower", cmap="RdBu_r")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if j == 0:
+                    ax.set_title(f"layer {l + 1}", fontsize=8)
+                hidden_here = len(maps) - rows
+                if j == rows - 1 and hidden_here > 0:
+                    ax.set_xlabel(f"+{hidden_here} more", fontsize=7)
