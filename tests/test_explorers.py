@@ -278,7 +278,7 @@ def test_playground_backward_is_exact(rng):
         assert relative_error(grad, numerical_gradient(lambda: F.cross_entropy(p.forward(X)[0], y), param)) < 1e-6
 
 
-def test_playground_draws_every_hidden_neuron(rng):
+def test_playground_draws_every_hidden_neuron():
     """Each picture is the neuron's activation over the plane: checked against a forward pass by hand."""
     from dlcourse.viz import grid_over
 
@@ -291,9 +291,9 @@ def test_playground_draws_every_hidden_neuron(rng):
     assert np.allclose(layers[1][2], second[:, 2].reshape(xx.shape))
     # decision surface + one picture per neuron + loss curves
     assert len(p.figure().axes) == 1 + 5 + 3 + 1
-    wide = Playground("circles", hidden=(12, 2))
-    titles = [ax.get_xlabel() for ax in wide.figure().axes]
-    assert len(wide.figure().axes) == 1 + Playground.MAX_NEURONS_DRAWN + 2 + 1 and "+4 more" in titles
+    wide = Playground("circles", hidden=(12, 2)).figure()
+    labels = [ax.get_xlabel() for ax in wide.axes]
+    assert len(wide.axes) == 1 + Playground.MAX_NEURONS_DRAWN + 2 + 1 and "+4 more" in labels
     assert len(Playground("circles", hidden="").figure().axes) == 3  # no hidden layer: a note instead
 
 

@@ -211,19 +211,16 @@ class Playground:
         l + 1, as TensorFlow Playground draws inside each node.
         """
         xx, yy, pts = grid_over(np.vstack([self.X_train, self.X_test]), resolution)
-        h, layers = self.inputs(pts), []
-        for i in range(len(self.hidden)):
-            h = self._act(self.ops["linear"](h, self.params[2 * i], self.params[2 * i + 1]))
-            layers.append([h[:, j].reshape(xx.shape) for j in range(h.shape[1])])
-        return xx, yy, layers
+        _, caches = self.forward(pts)
+        # each layer after the first takes the previous hidden layer's activations as its input
+        activations = [h for h, _, _ in caches[1:]]
+        return xx, yy, [[a[:, j].reshape(xx.shape) for j in range(a.shape[1])] for a in activations]
 
     MAX_NEURONS_DRAWN = 8  # per layer: past that the pictures get too small to read
 
     def figure(self):
-        n_layers = len(self.hidden)
-        rows = min(max(self.hidden, default=1), self.MAX_NEURONS_DRAWN)
         fig = new_figure((12, 4.6))
-        outer = fig.add_gridspec(1, 3, width_ratios=[3.2, max(n_layers, 1) * 0.75, 3], wspace=0.25)
+        outer = fig.add_gridspec(1, 3, width_ratios=[3.2, max(len(self.hidden), 1) * 0.75, 3], wspace=0.25)
         ax_main = fig.add_subplot(outer[0])
         xx, yy, zz = self.surface()
         ax_main.contourf(xx, yy, zz, levels=20, cmap="RdBu_r", vmin=0, vmax=1, alpha=0.6)
@@ -231,7 +228,7 @@ class Playground:
         for X, y, style in ((self.X_train, self.y_train, dict(edgecolor="white")), (self.X_test, self.y_test, dict(edgecolor="k", alpha=0.5))):
             ax_main.scatter(X[:, 0], X[:, 1], c=np.where(y == 1, "tab:red", "tab:blue"), s=14, linewidth=0.5, **style)
         ax_main.set_title(f"epoch {self.epoch}: test accuracy {self.accuracy():.0%} (test points faded)", fontsize=9)
-        self._draw_neurons(fig, outer[1], rows)
+        self._draw_neurons(fig, outer[1])
         ax_loss = fig.add_subplot(outer[2])
         marker = "o" if self.epoch == 0 else None  # before training each curve is one point: show it
         ax_loss.plot(self.history["train"], label="train", marker=marker)
@@ -241,7 +238,7 @@ class Playground:
         ax_loss.legend(fontsize=7)
         return fig
 
-    def _draw_neurons(self, fig, cell, rows):
+    def _draw_neurons(self, fig, cell):
         """One column per hidden layer, one small picture per neuron (the first MAX_NEURONS_DRAWN of each)."""
         if not self.hidden:
             ax = fig.add_subplot(cell)
@@ -249,6 +246,7 @@ class Playground:
             ax.text(0.5, 0.5, "no hidden layer:\na straight line\nin the chosen\nfeatures", ha="center", va="center", fontsize=8)
             return
         _, _, layers = self.neuron_maps()
+        rows = min(max(self.hidden), self.MAX_NEURONS_DRAWN)
         grid = cell.subgridspec(rows, len(layers), hspace=0.15, wspace=0.1)
         for l, maps in enumerate(layers):
             for j, m in enumerate(maps[:rows]):
@@ -258,6 +256,6 @@ class Playground:
                 ax.set_yticks([])
                 if j == 0:
                     ax.set_title(f"layer {l + 1}", fontsize=8)
-                hidden_here = len(maps) - rows
-                if j == rows - 1 and hidden_here > 0:
-                    ax.set_xlabel(f"+{hidden_here} more", fontsize=7)
+            not_drawn = len(maps) - rows
+            if not_drawn > 0:  # the last axes made is the bottom of this column
+                ax.set_xlabel(f"+{not_drawn} more", fontsize=7)
