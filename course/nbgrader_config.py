@@ -1,32 +1,59 @@
 """nbgrader configuration for the dlcourse course (run nbgrader commands from this folder).
 
-Each setting below is one an instructor would otherwise learn about from a student's lost marks.
+Each setting below is one an instructor would otherwise learn about from a student's lost marks, or from a
+student who found a way around the tests. Grading that holds is described in README ("For instructors").
 """
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds,
+                                    IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec,
+                                    SaveAutoGrades)
+
+from dlcourse.autograde.preprocessors import (CapOutput, RestoreCells, SandboxedExecute, ScoreTests,
+                                              install_autograde_checks)
+
 c = get_config()  # noqa: F821 - provided by nbgrader when it reads this file
 
 c.CourseDirectory.course_id = "dlcourse"
 c.CourseDirectory.source_directory = "source"
 
-# Every cell runs under a time limit: a learner's infinite loop is interrupted after this many seconds,
-# costs that cell's points only, and grading carries on with the next cell. Graded cells take well under
-# 5 s and no lab cell needs more than about 15 s on two cores, so 30 s leaves room for a slow machine.
+# --- autograding: points decided out of the learner's reach ----------------------------------------------
+# The learner's notebook runs in a sandboxed kernel (bubblewrap: no network, packages read-only, only the
+# submission's folder writable, 2 GiB, CPU-time limit) so that feedback shows its outputs, but its test cells
+# are not run there: ScoreTests runs each one in the grader's process against the learner's answer cells,
+# defined in a fresh sandboxed process where the course's reference code and torch do not exist. Nothing the
+# submission does can change the checks, the cases or the points; a crash or a hang costs one test cell.
+c.Autograde.sanitize_preprocessors = [ClearOutput, RestoreCells, DeduplicateIds, OverwriteKernelspec,
+                                      OverwriteCells, CheckCellMetadata]
+c.Autograde.autograde_preprocessors = [SandboxedExecute, ScoreTests, IgnorePattern, ClearMetadataPreprocessor,
+                                       LimitOutput, CapOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+install_autograde_checks()  # no bwrap: refuse to grade (DLCOURSE_UNSANDBOXED=1 to override); misnamed notebooks
+
+# Seconds one test cell's sandboxed process may run (all its cases, the speed check included); a hang or an
+# endless loop is killed then and costs that cell's points only.
+c.ScoreTests.seconds_per_test = 60
+c.ScoreTests.memory_limit_mb = 2048
+c.SandboxedKernelManager.memory_limit_mb = 2048
+c.SandboxedKernelManager.cpu_limit_seconds = 300
+
+# Every cell of the submission's run has a time limit: an infinite loop is interrupted after this many
+# seconds and the run carries on (its outputs are for feedback; points come from ScoreTests).
 c.Execute.timeout = 30
 c.Execute.interrupt_on_timeout = True
 
-# nbgrader gives zero points to a test cell that wrote anything to stderr, so a numpy or torch warning
-# raised while testing a correct answer would cost its marks. After execution, strip every stderr
-# stream from the graded notebook; real failures are "error" outputs and still fail the cell.
+# nbgrader gives zero points to a test cell that wrote anything to stderr. ScoreTests writes none, but strip
+# every stderr stream anyway, so that a warning in the learner's run never costs marks.
 # (IgnorePattern is off by default: setting the pattern alone does nothing.)
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"[\s\S]"
 
-# A test cell that the learner deleted is put back (with a comment saying so) and run, so the points are
-# decided by the instructor's tests, not by the learner's edits. Edited test cells are always restored.
-c.OverwriteCells.add_missing_cells = True
+# RestoreCells puts back deleted cells (set-up and test cells included) and ignores copies of test cells;
+# nbgrader's own version of this crashes on a copied test cell, so it stays off.
+c.OverwriteCells.add_missing_cells = False
+
+# Keep feedback readable when a learner prints in a loop: lines (nbgrader) and characters (CapOutput).
+c.LimitOutput.max_lines = 200
+c.CapOutput.max_chars = 10_000
 
 # What a learner sees in place of each solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
-
-# Keep feedback readable when a learner prints in a loop.
-c.LimitOutput.max_lines = 200

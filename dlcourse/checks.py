@@ -17,7 +17,43 @@ from .exercises import EXERCISES, Case, Exercise
 
 
 class CheckFailed(AssertionError):
-    """A learner's answer differs from the reference; the message says how."""
+    """A learner's answer differs from the reference; the message says how.
+
+    In a notebook it shows as its message alone (IPython's ``_render_traceback_``): no traceback through the
+    course's checking code, which would bury the one line that matters and could show reference code.
+    """
+
+    def _render_traceback_(self):
+        return [f"\x1b[0;31m\u2718 {line}\x1b[0m" if i == 0 else line for i, line in enumerate(str(self).splitlines())]
+
+
+NOT_IMPLEMENTED = "{} is not implemented yet: replace `raise NotImplementedError()` with your code"
+
+
+def _is_remote(fn) -> bool:
+    """A learner's function living in a sandboxed grading process (dlcourse.autograde.remote.RemoteFunction)."""
+    return hasattr(fn, "remote_call")
+
+
+def _raised(err: BaseException) -> str:
+    """'TypeError: message', then the lines of the learner's own code the error passed through."""
+    if getattr(err, "plain", False):
+        return str(err)
+    name = getattr(err, "type_name", None) or getattr(err, "learner_type", None) or type(err).__name__
+    message = getattr(err, "message", None) if hasattr(err, "type_name") else str(err)
+    lines = [f"{name}: {message}" if message else name]
+    frames = list(getattr(err, "frames", [])) or _own_frames(err)
+    return "\n".join(lines + [f"    in your code: {f}" for f in frames])
+
+
+def _own_frames(err: BaseException) -> list[str]:
+    """Traceback lines outside the dlcourse package (the learner's cells), newest last, at most three."""
+    import os
+    import traceback
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if not os.path.abspath(f.filename).startswith(package)]
+    return [f"line {f.lineno}, in {f.name}: {(f.line or '').strip()}" for f in frames][-3:]
 
 
 # --- comparing two results -----------------------------------------------------------------------------
@@ -129,6 +165,9 @@ def _describe(case: Case) -> str:
 
 def _run(fn, exercise: Exercise, case: Case):
     """Call fn on a private copy of the case; return (outcome dict, inputs changed in place or None)."""
+    if _is_remote(fn):  # the learner's function in its sandbox: the case crosses as data, so does the outcome
+        outcome, changed = fn.remote_call(case.kwargs, runner=exercise.runner, mutates=exercise.mutates)
+        return _named_outcome(exercise, outcome) if not isinstance(outcome, dict) else outcome, changed
     kwargs = copy.deepcopy(case.kwargs)
     before = copy.deepcopy(kwargs)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -156,14 +195,17 @@ def _matching_mistake(exercise: Exercise, case: Case, actual: dict, expected: di
 
 def _check_raises(name, fn, exercise, case, header, reason):
     """The reference rejected this case with ValueError: the learner's function must too."""
+    failure = None
     try:
         actual, _ = _run(fn, exercise, case)
     except ValueError:
         return
     except NotImplementedError:
-        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code") from None
+        failure = NOT_IMPLEMENTED.format(name)
     except Exception as err:  # noqa: BLE001
-        raise CheckFailed(f"{header}\n  expected a ValueError ({reason}), got {type(err).__name__}: {err}") from err
+        failure = f"{header}\n  expected a ValueError ({reason}), got {_raised(err)}"
+    if failure:
+        raise CheckFailed(failure) from None
     lines = [header, f"  expected a ValueError, because {reason}; your function returned {_short(actual)}"]
     hint = _matching_mistake(exercise, case, actual, None)
     if hint:
@@ -196,17 +238,23 @@ def check_exercise(name: str, fn, *, seed: int | None = 0, hidden: bool = False,
     cases = exercise.cases(rng, hidden)
     for number, case in enumerate(cases, 1):
         header = f"{name} does not match the reference on case {number} of {len(cases)}\n  inputs: {_describe(case)}"
+        reason = None
         try:
             expected, _ = _run(exercise.reference, exercise, case)
-        except ValueError as reason:
-            _check_raises(name, fn, exercise, case, header, str(reason))
+        except ValueError as err:
+            reason = str(err)
+        if reason is not None:  # outside the except block: no chained traceback through the reference
+            _check_raises(name, fn, exercise, case, header, reason)
             continue
+        failure = None
         try:
             actual, changed = _run(fn, exercise, case)
         except NotImplementedError:
-            raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code") from None
+            failure = NOT_IMPLEMENTED.format(name)
         except Exception as err:  # noqa: BLE001 - the learner's error becomes feedback
-            raise CheckFailed(f"{header}\n  your function raised {type(err).__name__}: {err}") from err
+            failure = f"{header}\n  " + (str(err) if getattr(err, "plain", False) else f"your function raised {_raised(err)}")
+        if failure:
+            raise CheckFailed(failure) from None
         problems = _compare_outcomes(exercise, actual, expected)
         if changed and not problems:
             problems = {"inputs": [f"your function changed its input(s) {changed} in place; work on a copy"]}
@@ -219,7 +267,7 @@ def check_exercise(name: str, fn, *, seed: int | None = 0, hidden: bool = False,
             if hint:
                 lines.append(f"  hint: {hint}")
             raise CheckFailed("\n".join(lines))
-    if own_work:
+    if own_work and not _is_remote(fn):  # a sandboxed function cannot reach the reference: nothing to guard
         from .grading import assert_own_work
 
         kwargs = copy.deepcopy(cases[0].kwargs)
@@ -257,10 +305,16 @@ def check_speed(name: str, fn, *, factor: float = 25.0, floor_seconds: float = 0
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         reference = best(exercise.reference)
+        failure = None
         try:
-            yours = best(fn)
+            yours = fn.remote_time(kwargs, repeats=repeats, give_up_after=10 * max(floor_seconds, 1.0)) \
+                if _is_remote(fn) else best(fn)
         except NotImplementedError:
-            raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code") from None
+            failure = NOT_IMPLEMENTED.format(name)
+        except Exception as err:  # noqa: BLE001
+            failure = f"{name} raised {_raised(err)} on the speed test"
+        if failure:
+            raise CheckFailed(failure) from None
     budget = max(factor * reference, floor_seconds)
     shapes = ", ".join(f"{k} {v.shape}" for k, v in kwargs.items() if isinstance(v, np.ndarray))
     if yours > budget:
@@ -282,10 +336,15 @@ def check_gradient(name: str, fn, *, tol: float = 1e-6) -> None:
         raise ValueError(f"exercise {name!r} has no forward pass to check gradients against")
     forward, wrt = exercise.gradient_of
     kwargs = exercise.gradient_case(np.random.default_rng(0))
+    failure = None
     try:
-        result = fn(**copy.deepcopy(kwargs))
+        result = fn.remote_call(kwargs)[0] if _is_remote(fn) else fn(**copy.deepcopy(kwargs))
     except NotImplementedError:
-        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code") from None
+        failure = NOT_IMPLEMENTED.format(name)
+    except Exception as err:  # noqa: BLE001
+        failure = f"{name} raised {_raised(err)} on the gradient check's input"
+    if failure:
+        raise CheckFailed(failure) from None
     outcome = _named_outcome(exercise, result)
     inputs = {k: v for k, v in kwargs.items() if k != "dout"}
     grads = {}

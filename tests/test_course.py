@@ -28,7 +28,7 @@ LAB_BUDGET = {"01-neuron": 60}  # the issue for lab 01 asks for 60 s; every lab 
 DEFAULT_BUDGET, GRADED_CELL_BUDGET = 120, 5.0
 MEMORY_BUDGET_MB = 2048
 
-pytestmark = pytest.mark.skipif(not LABS, reason="no labs in course/source yet")
+pytestmark = [pytest.mark.skipif(not LABS, reason="no labs in course/source yet"), pytest.mark.slow]
 
 
 def _explorer_factories() -> list[str]:

@@ -25,10 +25,10 @@ import pytest
 
 from course_helpers import LABS, ROOT
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     os.environ.get("DLCOURSE_BROWSER_TESTS") != "1" or not shutil.which("chromium"),
     reason="browser tests are opt-in: set DLCOURSE_BROWSER_TESTS=1 with chromium and playwright installed",
-)
+)]
 TOKEN = "dlcourse-test"
 
 

@@ -28,20 +28,29 @@ class Exercise:
     rtol: float = 1e-5
     atol: float = 1e-7
     mutates: tuple[str, ...] = ()  # arguments the function is meant to change in place
-    runner: Callable | None = None  # (fn, kwargs) -> result or dict of named results
+    runner: str | None = None  # name of a function in .runners: (fn, kwargs) -> result or dict of named results
     extra_mistakes: list[Mistake] = field(default_factory=list)
     speed_case: Callable | None = None  # rng -> kwargs of a larger input, for check_speed
     speed_hint: str = ""
     gradient_of: tuple | None = None  # (forward function, names of the inputs it is differentiated by)
     gradient_case: Callable | None = None  # rng -> kwargs with dout, continuous values (no ties)
     forbidden: tuple[str, ...] | None = None  # modules the learner may not call (default: grading.FORBIDDEN)
+    # What the learner's sandboxed process may import while graded: course modules (the framework a training
+    # exercise hands over) and installed distributions. Nothing else exists there, the reference included.
+    modules: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ("numpy",)
+    given: tuple[str, ...] = ()  # helpers the learner's function may call, as the lab names them ("F.conv2d")
 
     @property
     def mistakes(self) -> list[Mistake]:
         return MISTAKES.get(self.name, []) + self.extra_mistakes
 
     def run(self, fn, kwargs):
-        return self.runner(fn, kwargs) if self.runner else fn(**kwargs)
+        if self.runner is None:
+            return fn(**kwargs)
+        from . import runners
+
+        return getattr(runners, self.runner)(fn, kwargs)
 
 
 EXERCISES: dict[str, Exercise] = {}

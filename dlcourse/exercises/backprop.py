@@ -7,12 +7,7 @@ from .. import gradcheck, mlp
 from ..mistakes import Mistake
 from . import Case, Exercise, register
 
-# Scalar functions of an array x, each with fixed coefficients, for the numerical-gradient exercise.
-_FUNCTIONS = {
-    "sum of sin(x) * c": lambda x, c: np.sum(np.sin(x) * c),
-    "sum of x^3 * c": lambda x, c: np.sum(x**3 * c),
-    "log-sum-exp of x * c": lambda x, c: np.log(np.sum(np.exp(x * c))),
-}
+from .runners import FUNCTIONS as _FUNCTIONS  # noqa: E402
 
 
 def _numgrad_cases(rng, hidden):
@@ -24,12 +19,6 @@ def _numgrad_cases(rng, hidden):
     return cases
 
 
-def _run_numgrad(fn, kwargs):
-    """Give the learner f (a function of no arguments that reads x) and x itself, as the exercise says."""
-    x, c = kwargs["x"], kwargs["c"]
-    rule = _FUNCTIONS[kwargs["function"]]
-    grad = fn(lambda: rule(x, c), x, h=kwargs["h"])
-    return {"gradient": grad, "x afterwards (must be restored)": x.copy()}
 
 
 def _forward_difference(f, x, h=1e-6):
@@ -58,7 +47,7 @@ def _divided_by_h(f, x, h=1e-6):
     return gradcheck.numerical_gradient(f, x, h) * 2
 
 
-register(Exercise("numerical_gradient", gradcheck.numerical_gradient, _numgrad_cases, runner=_run_numgrad, rtol=1e-6,
+register(Exercise("numerical_gradient", gradcheck.numerical_gradient, _numgrad_cases, runner="numerical_gradient", rtol=1e-6,
                   extra_mistakes=[
     Mistake("forward_difference", "use the centred difference (f(x + h) - f(x - h)) / 2h: the one-sided one is far less accurate", _forward_difference),
     Mistake("not_restored", "put each entry back to its original value after perturbing it", _not_restored),
@@ -72,6 +61,9 @@ def _relerr_cases(rng, hidden):
              Case({"a": np.array([3.0]), "b": np.array([-3.0])}, "opposite signs")]
     if hidden:
         cases.append(Case({"a": np.array([1e-20, 2.0]), "b": np.array([3e-20, 2.0])}, "tiny values"))
+        b = rng.standard_normal((2, 5))
+        b[0, int(rng.integers(5))] = 0.0
+        cases.append(Case({"a": np.where(b == 0, 0.0, b * rng.uniform(0.5, 1.5, b.shape)), "b": b}, "random, with a zero"))
     return cases
 
 
@@ -99,22 +91,13 @@ def _mlp_cases(rng, hidden, backward=False):
         kw["params"]["b2"] = rng.standard_normal(c) * 0.5
         if backward:
             kw["dscores"] = rng.standard_normal((n, c))
+            kw["cache"] = mlp.mlp_forward(kw["X"], kw["params"])[1]  # given to the learner, as in the lab
         cases.append(Case(kw, f"{n} examples, {d} -> {h} -> {c}"))
     return cases
 
 
-def _run_forward(fn, kwargs):
-    scores, cache = fn(kwargs["X"], kwargs["params"])
-    x, z1, h1 = cache
-    return {"scores": scores, "cache[0] (X)": x, "cache[1] (z1)": z1, "cache[2] (h1)": h1}
 
 
-def _run_backward(fn, kwargs):
-    _, cache = mlp.mlp_forward(kwargs["X"], kwargs["params"])
-    grads = fn(kwargs["dscores"], cache, kwargs["params"])
-    if not isinstance(grads, dict):
-        raise TypeError(f"return a dict with the keys W1, b1, W2, b2, got {type(grads).__name__}")
-    return {f"grads['{k}']": grads.get(k) for k in mlp.PARAM_NAMES}
 
 
 def _forward_relu_on_scores(X, params):
@@ -127,8 +110,8 @@ def _backward_without_relu(dscores, cache, params):
     return mlp.mlp_backward(dscores, (X, np.abs(z1) + 1, h1), params)
 
 
-register(Exercise("mlp_forward", mlp.mlp_forward, _mlp_cases, runner=_run_forward, extra_mistakes=[
+register(Exercise("mlp_forward", mlp.mlp_forward, _mlp_cases, runner="mlp_forward", extra_mistakes=[
     Mistake("relu_on_scores", "the scores are the last linear layer's output: no ReLU after it", _forward_relu_on_scores)]))
 register(Exercise("mlp_backward", mlp.mlp_backward, lambda rng, hidden: _mlp_cases(rng, hidden, True),
-                  runner=_run_backward, extra_mistakes=[
+                  runner="mlp_backward", extra_mistakes=[
     Mistake("no_relu_backward", "between the layers, multiply by relu'(z1): the gradient is 0 where z1 <= 0", _backward_without_relu)]))

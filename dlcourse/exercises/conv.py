@@ -20,9 +20,26 @@ def _pad_cases(rng, hidden):
 
 def _output_size_cases(rng, hidden):
     settings = [(6, 3, 1, 0), (7, 3, 2, 0), (28, 5, 1, 2), (8, 3, 2, 0), (5, 7, 1, 0), (32, 3, 2, 1)]
-    if hidden:
-        settings += [(227, 11, 4, 0), (224, 7, 2, 3), (10, 4, 3, 0), (9, 3, 3, 1)]
+    if hidden:  # drawn fresh each time: windows that fit exactly, strides that do not fit, kernels too large
+        settings = [_fitting_size(rng) for _ in range(4)] + [_misfitting_size(rng) for _ in range(3)]
+        n = int(rng.integers(2, 6))
+        settings.append((n, n + 2 * int(rng.integers(1, 3)) + 1, 1, int(rng.integers(0, 2))))
+        settings = [settings[i] for i in rng.permutation(len(settings))]
     return [Case({"n": n, "kernel_size": f, "stride": s, "padding": p}) for n, f, s, p in settings]
+
+
+def _fitting_size(rng):
+    kernel, stride, padding = int(rng.integers(1, 12)), int(rng.integers(1, 5)), int(rng.integers(0, 4))
+    outputs = int(rng.integers(1, 60))
+    n = (outputs - 1) * stride + kernel - 2 * padding
+    return (n, kernel, stride, padding) if n > 0 else (kernel, kernel, stride, 0)
+
+
+def _misfitting_size(rng):
+    n, kernel, stride, padding = _fitting_size(rng)
+    stride = max(stride, 2)
+    n = n + int(rng.integers(1, stride))  # a few pixels the last window cannot reach
+    return (n, kernel, stride, padding) if (n + 2 * padding - kernel) % stride else (n + 1, kernel, stride, padding)
 
 
 def _correlate_cases(rng, hidden):
@@ -37,8 +54,13 @@ def _correlate_cases(rng, hidden):
 
 def _param_count_cases(rng, hidden):
     settings = [(3, 16, 3, True), (1, 6, 5, True), (64, 128, 1, False), (16, 32, (3, 1), True)]
-    if hidden:
-        settings += [(3, 96, 11, True), (256, 256, 3, False)]
+    if hidden:  # drawn fresh each time, so that no table of answers can pass
+        settings = []
+        for bias in (True, False, True, bool(rng.integers(2))):
+            kernel = int(rng.integers(1, 12))
+            if rng.random() < 0.4:
+                kernel = (kernel, int(rng.integers(1, 8)))
+            settings.append((int(rng.integers(1, 513)), int(rng.integers(1, 513)), kernel, bias))
     return [Case({"in_channels": i, "out_channels": o, "kernel_size": k, "bias": b}) for i, o, k, b in settings]
 
 

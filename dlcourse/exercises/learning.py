@@ -28,17 +28,10 @@ def _trajectory_cases(name):
     return cases
 
 
-def _run_trajectory(fn, kwargs):
-    """Apply the rule for every gradient in turn, threading the state; return every parameter value."""
-    param, state, path = np.array(kwargs["param"], dtype=float), {}, []
-    for grad in kwargs["grads"]:
-        param, state = fn(param, np.array(grad), state, **kwargs["hyper"])
-        path.append(np.array(param, dtype=float))
-    return np.stack(path)
 
 
 for _name, _rule in R.RULES.items():
-    register(Exercise(f"{_name}_update", _rule, _trajectory_cases(f"{_name}_update"), runner=_run_trajectory,
+    register(Exercise(f"{_name}_update", _rule, _trajectory_cases(f"{_name}_update"), runner="trajectory",
                       output_names=("parameter after each step",), rtol=1e-6))
 
 

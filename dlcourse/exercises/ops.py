@@ -114,7 +114,7 @@ def _linear_cases(rng, hidden, backward=False):
 
 register(Exercise("linear", F.linear, _linear_cases))
 register(Exercise("linear_backward", F.linear_backward, lambda rng, hidden: _linear_cases(rng, hidden, True),
-                  output_names=("dx", "dweight", "dbias")))
+                  output_names=("dx", "dweight", "dbias"), given=("F.conv2d",)))
 
 
 # --- convolution ----------------------------------------------------------------------------------------
@@ -197,13 +197,10 @@ def _batch_norm_cases(rng, hidden, backward=False):
     return cases
 
 
-def _batch_norm_runner(fn, kwargs):
-    out = fn(**kwargs)
-    return {"output": out, "running_mean": kwargs["running_mean"], "running_var": kwargs["running_var"]}
 
 
 register(Exercise("batch_norm", F.batch_norm, _batch_norm_cases, output_names=("output",),
-                  mutates=("running_mean", "running_var"), runner=_batch_norm_runner))
+                  mutates=("running_mean", "running_var"), runner="batch_norm"))
 register(Exercise("batch_norm_backward", F.batch_norm_backward, lambda rng, hidden: _batch_norm_cases(rng, hidden, True),
                   output_names=("dx", "dweight", "dbias")))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import functional as F, nn, optim, train
+from .. import functional as F, train
 from ..mistakes import Mistake
 from . import Case, Exercise, register
 
@@ -20,10 +20,6 @@ def _batch_cases(rng, hidden):
     return out
 
 
-def _run_batches(fn, kwargs):
-    got = list(fn(kwargs["X"], kwargs["y"], kwargs["batch_size"], rng=np.random.default_rng(kwargs["seed"])))
-    return {"X in batch order": np.concatenate([b[0] for b in got]), "y in batch order": np.concatenate([b[1] for b in got]),
-            "batch sizes": np.array([len(b[1]) for b in got])}
 
 
 def _batches_unshuffled(X, y, batch_size, rng=None):
@@ -43,7 +39,7 @@ def _batches_separate_shuffles(X, y, batch_size, rng=None):
         yield X[ox[start : start + batch_size]], y[oy[start : start + batch_size]]
 
 
-register(Exercise("batches", train.batches, _batch_cases, runner=_run_batches, extra_mistakes=[
+register(Exercise("batches", train.batches, _batch_cases, runner="batches", extra_mistakes=[
     Mistake("unshuffled", "shuffle once per epoch with rng.permutation(len(X)) before cutting batches", _batches_unshuffled),
     Mistake("drop_last", "keep the last, smaller batch: every example is used once per epoch", _batches_drop_last),
     Mistake("separate_shuffles", "use one permutation for both X and y, or the labels no longer match their inputs", _batches_separate_shuffles)]))
@@ -57,9 +53,6 @@ def _split_cases(rng, hidden):
     return out
 
 
-def _run_split(fn, kwargs):
-    parts = fn(kwargs["X"], kwargs["y"], kwargs["val_fraction"], rng=np.random.default_rng(kwargs["seed"]))
-    return dict(zip(("X_train", "y_train", "X_val", "y_val"), parts))
 
 
 def _split_val_last(X, y, val_fraction=0.2, rng=None):
@@ -81,11 +74,6 @@ def _penalty_cases(rng, hidden):
     return out
 
 
-def _run_penalty_grad(fn, kwargs):
-    grads = fn(kwargs["weights"], kwargs["lam"])
-    if not isinstance(grads, (list, tuple)) or len(grads) != len(kwargs["weights"]):
-        raise TypeError(f"return a list with one gradient per weight array ({len(kwargs['weights'])}), got {type(grads).__name__}")
-    return {f"gradient of weights[{i}]": g for i, g in enumerate(grads)}
 
 
 def _dropout_backward_cases(rng, hidden):
@@ -113,15 +101,8 @@ def _epoch_cases(rng, hidden):
     return out
 
 
-def _epoch_model(seed):
-    model = nn.Sequential(nn.Linear(4, 6, rng=seed, dtype=np.float64), nn.ReLU(), nn.Linear(6, 3, rng=seed + 1, dtype=np.float64))
-    return model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 
 
-def _run_epoch(fn, kwargs):
-    model, loss_fn, optimizer = _epoch_model(kwargs["seed"])
-    loss = fn(model, loss_fn, optimizer, kwargs["X"], kwargs["y"], kwargs["batch_size"], rng=np.random.default_rng(kwargs["seed"]))
-    return {"returned mean loss": loss, **{f"parameter {i} after the epoch": p.data for i, p in enumerate(model.parameters())}}
 
 
 def _epoch_no_zero_grad(model, loss_fn, optimizer, X, y, batch_size=32, rng=None):
@@ -149,8 +130,11 @@ def _stop_cases(rng, hidden):
               ([1.0, 0.9], 3), ([0.9, 0.8, 0.85, 0.84, 0.86, 0.83], 4),
               ([1.0, 0.5, 0.9, 0.8, 0.7], 2),  # improving lately, but still worse than the best: stop
               ([0.9, 1.0, 0.6, 1.1], 2)]  # the last value is bad, but a new best came within patience: go on
-    if hidden:
+    if hidden:  # and series drawn fresh, with ties (rounded values), so that no table of answers passes
         series += [([0.3, 0.2, 0.2, 0.2], 2), ([2.0, 1.0, 1.5, 0.9, 1.2], 1)]
+        for _ in range(5):
+            length = int(rng.integers(2, 11))
+            series.append(([float(v) for v in np.round(rng.uniform(0.2, 1.0, length), 1)], int(rng.integers(1, 5))))
     return [Case({"val_losses": s, "patience": p}, f"patience {p}") for s, p in series]
 
 
@@ -165,7 +149,7 @@ def _stop_strict(val_losses, patience=3):
 
 
 def register_all(training):
-    register(Exercise("train_val_split", training.train_val_split, _split_cases, runner=_run_split, extra_mistakes=[
+    register(Exercise("train_val_split", training.train_val_split, _split_cases, runner="split", extra_mistakes=[
         Mistake("val_last", "hold out the *first* round(val_fraction * n) shuffled indices, train on the rest", _split_val_last),
         Mistake("unshuffled", "shuffle with rng.permutation(len(X)) before splitting: data files are often sorted by class", _split_unshuffled)]))
     register(Exercise("l2_penalty", training.l2_penalty, _penalty_cases, extra_mistakes=[
@@ -175,14 +159,15 @@ def register_all(training):
     register(Exercise("l1_penalty", training.l1_penalty, _penalty_cases, extra_mistakes=[
         Mistake("signed_sum", "sum the absolute values: negative weights must not cancel positive ones",
                 lambda weights, lam: lam * sum(float(np.sum(w)) for w in weights))]))
-    register(Exercise("l2_penalty_grad", training.l2_penalty_grad, _penalty_cases, runner=_run_penalty_grad, extra_mistakes=[
+    register(Exercise("l2_penalty_grad", training.l2_penalty_grad, _penalty_cases, runner="penalty_grad", extra_mistakes=[
         Mistake("no_two", "d/dw (lam * w^2) = 2 * lam * w: the factor 2 is missing", lambda weights, lam: [lam * np.asarray(w) for w in weights])]))
-    register(Exercise("l1_penalty_grad", training.l1_penalty_grad, _penalty_cases, runner=_run_penalty_grad, extra_mistakes=[
+    register(Exercise("l1_penalty_grad", training.l1_penalty_grad, _penalty_cases, runner="penalty_grad", extra_mistakes=[
         Mistake("uses_w", "d/dw (lam * |w|) = lam * sign(w), not lam * w", lambda weights, lam: [lam * np.asarray(w) for w in weights])]))
     register(Exercise("dropout_backward", F.dropout_backward, _dropout_backward_cases, extra_mistakes=[
         Mistake("unscaled", "scale the gradient by 1 / (1 - p), as the forward pass scaled the kept activations", _dropout_backward_unscaled),
         Mistake("ignores_mask", "the dropped entries get no gradient: multiply by the same mask", _dropout_backward_ignores_mask)]))
-    register(Exercise("train_epoch", training.train_epoch, _epoch_cases, runner=_run_epoch, forbidden=("dlcourse.train", "torch"),
+    register(Exercise("train_epoch", training.train_epoch, _epoch_cases, runner="epoch", forbidden=("dlcourse.train", "torch"),
+                      modules=("dlcourse.nn", "dlcourse.optim"),
                       extra_mistakes=[
         Mistake("no_zero_grad", "call optimizer.zero_grad() before each backward pass: gradients accumulate otherwise", _epoch_no_zero_grad),
         Mistake("mean_of_batches", "weight each batch's loss by its size: a smaller last batch must count less", _epoch_mean_of_batches)]))
