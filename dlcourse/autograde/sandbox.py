@@ -82,7 +82,7 @@ def _site_dirs() -> list[str]:
 def _system_binds() -> list[str]:
     args = []
     for path in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/ld.so.cache", "/etc/alternatives",
-                 "/etc/localtime", "/etc/ssl"):
+                 "/etc/localtime", "/etc/ssl", "/etc/fonts"):
         if os.path.islink(path):
             args += ["--symlink", os.readlink(path), path]
         elif os.path.exists(path):
