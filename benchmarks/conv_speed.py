@@ -7,6 +7,7 @@ Shapes are the ones the course trains: LeNet-5 on 28x28 digits (batch 64) and th
 CIFAR-style ResNet (batch 32), plus the stride-2 downsampling convs. Each timing is the median over
 alternating blocks of repeats, so both libraries see the same machine load. Float32 throughout.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,8 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402  (thread counts must be set before the BLAS loads)
 import torch  # noqa: E402
 
-from dlcourse import functional as F, naive  # noqa: E402
+from dlcourse import functional as F  # noqa: E402
+from dlcourse.functional import naive  # noqa: E402
 
 torch.set_num_threads(THREADS)
 
@@ -40,6 +42,7 @@ def numpy_step(impl, x, w, b, stride, padding):
     def run():
         out = impl.conv2d(x, w, b, stride, padding)
         impl.conv2d_backward(np.ones_like(out), x, w, b, stride, padding)
+
     return run
 
 
@@ -51,6 +54,7 @@ def torch_step(x, w, b, stride, padding):
             t.grad = None
         out = torch.nn.functional.conv2d(xt, wt, bt, stride, padding)
         out.backward(torch.ones_like(out))
+
     return run
 
 

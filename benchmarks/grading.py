@@ -8,6 +8,7 @@ DLCOURSE_UNSANDBOXED=1 (the same out-of-process scoring, no bubblewrap). The two
 lab so that the machine's load affects both alike. Goals (issue 9): the sandbox costs at most 30 % more time,
 and one submission of any lab grades in under 60 s on two cores.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,14 @@ def grade_seconds(lab: str, sandboxed: bool) -> float:
         (course / "source").mkdir(parents=True)
         shutil.copy(ROOT / "course" / "nbgrader_config.py", course)
         shutil.copytree(ROOT / "course" / "source" / lab, course / "source" / lab)
-        run = lambda *args, env=None: subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course,  # noqa: E731
-                                                     capture_output=True, text=True, check=True, env=env)
+        run = lambda *args, env=None: subprocess.run(
+            [sys.executable, "-m", "nbgrader", *args],
+            cwd=course,  # noqa: E731
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
         run("generate_assignment", lab, "--force")
         release = nbformat.read(course / "release" / lab / f"{lab}.ipynb", as_version=4)
         for i in range(SUBMISSIONS):

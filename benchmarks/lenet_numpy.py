@@ -6,6 +6,7 @@
 Goal: at least 97% test accuracy in under three minutes on two cores. Recipe: Adam (lr 2e-3) with cosine
 decay, batches of 32, random shifts of up to two pixels (the 4,000 training digits are few).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,14 +32,26 @@ def main():
     model = nn.lenet5(rng=args.seed)
     optimizer = optim.Adam(model.parameters(), lr=2e-3)
     start = time.perf_counter()
-    history = fit(model, nn.CrossEntropyLoss(), optimizer, X_train, y_train, epochs=args.epochs, batch_size=32,
-                  rng=np.random.default_rng(args.seed), augment=lambda xb, rng: random_shift(xb, 2, rng),
-                  lr_schedule=cosine(2e-3, args.epochs), progress=False)
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optimizer,
+        X_train,
+        y_train,
+        epochs=args.epochs,
+        batch_size=32,
+        rng=np.random.default_rng(args.seed),
+        augment=lambda xb, rng: random_shift(xb, 2, rng),
+        lr_schedule=cosine(2e-3, args.epochs),
+        progress=False,
+    )
     seconds = time.perf_counter() - start
     acc = accuracy(model, X_test, y_test)
-    print(f"LeNet-5 (NumPy, {model.num_parameters():,} parameters), {len(X_train)} training digits, "
-          f"{args.epochs} epochs: {seconds:.1f} s ({seconds / args.epochs:.2f} s/epoch), "
-          f"final training loss {history['loss'][-1]:.3f}, test accuracy {acc:.2%} on {len(X_test)} digits")
+    print(
+        f"LeNet-5 (NumPy, {model.num_parameters():,} parameters), {len(X_train)} training digits, "
+        f"{args.epochs} epochs: {seconds:.1f} s ({seconds / args.epochs:.2f} s/epoch), "
+        f"final training loss {history['loss'][-1]:.3f}, test accuracy {acc:.2%} on {len(X_test)} digits"
+    )
     return acc, seconds
 
 

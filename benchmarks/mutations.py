@@ -8,6 +8,7 @@ working tree is never touched: others run tests from it). The tests run with tha
 PYTHONPATH; a canary run (a copy whose import raises) proves the copy is what they import. Prints a table
 and exits 1 if any mutation survives, 2 if the unmutated copy fails or the canary is not seen.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,73 +40,156 @@ def _one(name, path, old, new, what):
 
 MUTATIONS = [
     # the bugs the brief asks for
-    _one("dropout_backward_ignores_mask", "nn.py",
-         "return F.dropout_backward(dout, self._cache, self.p)", "return dout / (1 - self.p)",
-         "Dropout.backward scales every unit instead of using the forward's mask"),
-    _one("global_avg_pool_backward_no_division", "nn.py",
-         "np.asarray(dout)[:, :, None, None] / (h * w)", "np.asarray(dout)[:, :, None, None]",
-         "GlobalAvgPool2d.backward forgets the 1/(H*W) of the mean"),
-    _one("batchnorm_backward_current_mode", "nn.py",
-         "x, training = self._need_forward()", "x, _ = self._need_forward()\n        training = self.training",
-         "BatchNorm backward follows the current mode, not the forward's"),
-    _one("predict_keeps_eval_mode", "train.py",
-         "    finally:\n        model.train(was_training)", "    finally:\n        pass",
-         "predict leaves the model in eval mode"),
-    Mutation("fit_unweighted_batch_mean", "train.py", (
-        ("            total += loss * len(yb)\n", "            total += loss\n"),
-        ('history["loss"].append(total / seen)', 'history["loss"].append(total / n_batches)'),
-    ), "fit's epoch loss is the plain mean of the batch means (a short last batch counts fully)"),
-    _one("cosine_doubled", "train.py",
-         "lr * 0.5 * (1 + np.cos(np.pi * epoch / epochs))", "lr * (1 + np.cos(np.pi * epoch / epochs))",
-         "cosine schedule starts at 2 * lr"),
-    _one("shift_same_on_both_axes", "data/augment.py",
-         "dy, dx = rng.integers(0, 2 * m + 1, size=(2, n))", "dy = dx = rng.integers(0, 2 * m + 1, size=n)",
-         "random_shift moves both axes by the same amount"),
-    _one("linear_regression_doubled_gradient", "regression.py",
-         "w = w - lr * 2 * (X.T @ r) / n", "w = w - lr * 4 * (X.T @ r) / n",
-         "linear regression steps along twice the gradient of w"),
-    _one("logistic_regression_doubled_gradient", "regression.py",
-         "w = w - lr * (X.T @ (p - y)) / n", "w = w - lr * 2 * (X.T @ (p - y)) / n",
-         "logistic regression steps along twice the gradient of w"),
-    _one("conv_param_count_drops_in_channels", "conv_arithmetic.py",
-         "return out_channels * in_channels * kh * kw +", "return out_channels * kh * kw +",
-         "conv2d_param_count forgets in_channels"),
+    _one(
+        "dropout_backward_ignores_mask",
+        "nn.py",
+        "return F.dropout_backward(dout, self._cache, self.p)",
+        "return dout / (1 - self.p)",
+        "Dropout.backward scales every unit instead of using the forward's mask",
+    ),
+    _one(
+        "global_avg_pool_backward_no_division",
+        "nn.py",
+        "np.asarray(dout)[:, :, None, None] / (h * w)",
+        "np.asarray(dout)[:, :, None, None]",
+        "GlobalAvgPool2d.backward forgets the 1/(H*W) of the mean",
+    ),
+    _one(
+        "batchnorm_backward_current_mode",
+        "nn.py",
+        "x, training = self._need_forward()",
+        "x, _ = self._need_forward()\n        training = self.training",
+        "BatchNorm backward follows the current mode, not the forward's",
+    ),
+    _one(
+        "predict_keeps_eval_mode",
+        "train.py",
+        "    finally:\n        model.train(was_training)",
+        "    finally:\n        pass",
+        "predict leaves the model in eval mode",
+    ),
+    Mutation(
+        "fit_unweighted_batch_mean",
+        "train.py",
+        (
+            ("            total += loss * len(yb)\n", "            total += loss\n"),
+            ('history["loss"].append(total / seen)', 'history["loss"].append(total / n_batches)'),
+        ),
+        "fit's epoch loss is the plain mean of the batch means (a short last batch counts fully)",
+    ),
+    _one(
+        "cosine_doubled",
+        "train.py",
+        "lr * 0.5 * (1 + np.cos(np.pi * epoch / epochs))",
+        "lr * (1 + np.cos(np.pi * epoch / epochs))",
+        "cosine schedule starts at 2 * lr",
+    ),
+    _one(
+        "shift_same_on_both_axes",
+        "data/augment.py",
+        "dy, dx = rng.integers(0, 2 * m + 1, size=(2, n))",
+        "dy = dx = rng.integers(0, 2 * m + 1, size=n)",
+        "random_shift moves both axes by the same amount",
+    ),
+    _one(
+        "linear_regression_doubled_gradient",
+        "reference/regression.py",
+        "w = w - lr * 2 * (X.T @ r) / n",
+        "w = w - lr * 4 * (X.T @ r) / n",
+        "linear regression steps along twice the gradient of w",
+    ),
+    _one(
+        "logistic_regression_doubled_gradient",
+        "reference/regression.py",
+        "w = w - lr * (X.T @ (p - y)) / n",
+        "w = w - lr * 2 * (X.T @ (p - y)) / n",
+        "logistic regression steps along twice the gradient of w",
+    ),
+    _one(
+        "conv_param_count_drops_in_channels",
+        "reference/conv_arithmetic.py",
+        "return out_channels * in_channels * kh * kw +",
+        "return out_channels * kh * kw +",
+        "conv2d_param_count forgets in_channels",
+    ),
     # our own
-    _one("linear_backward_dw_transposed", "nn.py",
-         "self.bias is None else self.bias.data)\n        self.weight.grad += dw\n",
-         "self.bias is None else self.bias.data)\n        self.weight.grad += dw.T\n",
-         "Linear adds dW transposed (only square layers survive the shapes)"),
-    _one("linear_backward_overwrites_grad", "nn.py",
-         "self.bias is None else self.bias.data)\n        self.weight.grad += dw\n",
-         "self.bias is None else self.bias.data)\n        self.weight.grad[...] = dw\n",
-         "Linear overwrites its weight gradient instead of accumulating it"),
-    _one("sgd_momentum_buffer_not_kept", "update_rules.py",
-         'return param - lr * buf, {**state, "momentum_buffer": buf}', "return param - lr * buf, state",
-         "SGD momentum forgets its buffer: plain SGD in disguise"),
-    _one("adam_bias_correction_off_by_one", "update_rules.py",
-         "m / (1 - beta1**t), v / (1 - beta2**t)", "m / (1 - beta1 ** (t + 1)), v / (1 - beta2 ** (t + 1))",
-         "Adam corrects the bias for one step too many"),
-    _one("weight_decay_sign_flipped", "optim.py",
-         "grad = grad + self.weight_decay * p.data", "grad = grad - self.weight_decay * p.data",
-         "the L2 penalty pushes weights away from zero"),
-    _one("residual_shortcut_gradient_dropped", "nn.py",
-         "self.branch.backward(dsum) + self.shortcut.backward(dsum)", "self.branch.backward(dsum) + dsum",
-         "ResidualBlock passes the gradient around the projection shortcut untouched"),
-    _one("dropout_active_in_eval", "nn.py",
-         "if not self.training or self.p == 0:", "if self.p == 0:",
-         "Dropout keeps dropping in eval mode"),
-    _one("batchnorm_eval_uses_batch_stats", "nn.py",
-         "self.training, self.momentum, self.eps)", "True, self.momentum, self.eps)",
-         "BatchNorm normalises with batch statistics in eval mode (and keeps updating them)"),
-    _one("batchnorm_running_var_biased", "functional/normalization.py",
-         "momentum * var * count / (count - 1)", "momentum * var",
-         "the running variance is updated with the biased batch variance"),
-    _one("fit_schedule_one_epoch_late", "train.py",
-         "optimizer.lr = float(lr_schedule(epoch))", "optimizer.lr = float(lr_schedule(epoch + 1))",
-         "fit asks the schedule for the next epoch's rate"),
-    _one("summary_leaves_eval_mode", "models.py",
-         "    finally:\n        model.train(was_training)", "    finally:\n        pass",
-         "summary leaves the model in eval mode"),
+    _one(
+        "linear_backward_dw_transposed",
+        "nn.py",
+        "self.bias is None else self.bias.data)\n        self.weight.grad += dw\n",
+        "self.bias is None else self.bias.data)\n        self.weight.grad += dw.T\n",
+        "Linear adds dW transposed (only square layers survive the shapes)",
+    ),
+    _one(
+        "linear_backward_overwrites_grad",
+        "nn.py",
+        "self.bias is None else self.bias.data)\n        self.weight.grad += dw\n",
+        "self.bias is None else self.bias.data)\n        self.weight.grad[...] = dw\n",
+        "Linear overwrites its weight gradient instead of accumulating it",
+    ),
+    _one(
+        "sgd_momentum_buffer_not_kept",
+        "optim/rules.py",
+        'return param - lr * buf, {**state, "momentum_buffer": buf}',
+        "return param - lr * buf, state",
+        "SGD momentum forgets its buffer: plain SGD in disguise",
+    ),
+    _one(
+        "adam_bias_correction_off_by_one",
+        "optim/rules.py",
+        "m / (1 - beta1**t), v / (1 - beta2**t)",
+        "m / (1 - beta1 ** (t + 1)), v / (1 - beta2 ** (t + 1))",
+        "Adam corrects the bias for one step too many",
+    ),
+    _one(
+        "weight_decay_sign_flipped",
+        "optim/__init__.py",
+        "grad = grad + self.weight_decay * p.data",
+        "grad = grad - self.weight_decay * p.data",
+        "the L2 penalty pushes weights away from zero",
+    ),
+    _one(
+        "residual_shortcut_gradient_dropped",
+        "nn.py",
+        "self.branch.backward(dsum) + self.shortcut.backward(dsum)",
+        "self.branch.backward(dsum) + dsum",
+        "ResidualBlock passes the gradient around the projection shortcut untouched",
+    ),
+    _one(
+        "dropout_active_in_eval",
+        "nn.py",
+        "if not self.training or self.p == 0:",
+        "if self.p == 0:",
+        "Dropout keeps dropping in eval mode",
+    ),
+    _one(
+        "batchnorm_eval_uses_batch_stats",
+        "nn.py",
+        "            self.training,\n            self.momentum,",
+        "            True,\n            self.momentum,",
+        "BatchNorm normalises with batch statistics in eval mode (and keeps updating them)",
+    ),
+    _one(
+        "batchnorm_running_var_biased",
+        "functional/normalization.py",
+        "momentum * var * count / (count - 1)",
+        "momentum * var",
+        "the running variance is updated with the biased batch variance",
+    ),
+    _one(
+        "fit_schedule_one_epoch_late",
+        "train.py",
+        "optimizer.lr = float(lr_schedule(epoch))",
+        "optimizer.lr = float(lr_schedule(epoch + 1))",
+        "fit asks the schedule for the next epoch's rate",
+    ),
+    _one(
+        "summary_leaves_eval_mode",
+        "models.py",
+        "    finally:\n        model.train(was_training)",
+        "    finally:\n        pass",
+        "summary leaves the model in eval mode",
+    ),
 ]
 
 
@@ -126,12 +210,25 @@ def mutated_copy(destination: Path, mutation: Mutation | None) -> Path:
 
 def run_tests(package_root: Path, tests, timeout) -> tuple[int, str, float]:
     """Run pytest from the repository with package_root first on the import path: (exit code, output, seconds)."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(package_root), os.environ.get("PYTHONPATH", "")]),
-               PYTHONDONTWRITEBYTECODE="1")  # no stale or shared .pyc between the copies and the working tree
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(package_root), os.environ.get("PYTHONPATH", "")]),
+        PYTHONDONTWRITEBYTECODE="1",
+    )  # no stale or shared .pyc between the copies and the working tree
     # -P: `python -m` would otherwise put the cwd (the working tree, with the real package) first on sys.path.
     # --import-mode=append: pytest must not insert test directories ahead of the copy either.
-    command = [sys.executable, "-P", "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--import-mode=append",
-               *tests]
+    command = [
+        sys.executable,
+        "-P",
+        "-m",
+        "pytest",
+        "-x",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--import-mode=append",
+        *tests,
+    ]
     start = time.perf_counter()
     try:
         done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
@@ -162,8 +259,9 @@ def check_setup(tests, timeout) -> None:
         init.write_text(f"raise ImportError({CANARY!r})\n" + init.read_text())
         code, output, _ = run_tests(init.parent.parent, tests, timeout)
     if code == 0 or CANARY not in output:
-        print(f"the tests did not import the temporary copy (exit {code}); mutations would prove nothing",
-              file=sys.stderr)
+        print(
+            f"the tests did not import the temporary copy (exit {code}); mutations would prove nothing", file=sys.stderr
+        )
         sys.exit(2)
     print("canary: the tests import the temporary copy")
 

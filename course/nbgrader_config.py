@@ -3,15 +3,36 @@
 Each setting below is one an instructor would otherwise learn about from a student's lost marks, or from a
 student who found a way around the tests. Grading that holds is described in README ("For instructors").
 """
-from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds,
-                                    IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec,
-                                    SaveAutoGrades)
 
-from dlcourse.autograde.preprocessors import (CapOutput, RestoreCells, SandboxedExecute, ScoreTests,
-                                              install_autograde_checks)
+import os
+import sys
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
+    IgnorePattern,
+    LimitOutput,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
+
+from dlcourse.autograde.preprocessors import (
+    CapOutput,
+    RestoreCells,
+    SandboxedExecute,
+    ScoreTests,
+    install_autograde_checks,
+)
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it reads this file
+
+# nbgrader runs `alembic` by name: put this interpreter's scripts first on PATH, so that it works without
+# activating the virtual environment.
+os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
 
 c.CourseDirectory.course_id = "dlcourse"
 c.CourseDirectory.source_directory = "source"
@@ -22,10 +43,25 @@ c.CourseDirectory.source_directory = "source"
 # are not run there: ScoreTests runs each one in the grader's process against the learner's answer cells,
 # defined in a fresh sandboxed process where the course's reference code and torch do not exist. Nothing the
 # submission does can change the checks, the cases or the points; a crash or a hang costs one test cell.
-c.Autograde.sanitize_preprocessors = [ClearOutput, RestoreCells, DeduplicateIds, OverwriteKernelspec,
-                                      OverwriteCells, CheckCellMetadata]
-c.Autograde.autograde_preprocessors = [SandboxedExecute, ScoreTests, IgnorePattern, ClearMetadataPreprocessor,
-                                       LimitOutput, CapOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    RestoreCells,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    OverwriteCells,
+    CheckCellMetadata,
+]
+c.Autograde.autograde_preprocessors = [
+    SandboxedExecute,
+    ScoreTests,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    CapOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
 install_autograde_checks()  # no bwrap: refuse to grade (DLCOURSE_UNSANDBOXED=1 to override); misnamed notebooks
 
 # Seconds one test cell's sandboxed process may run (all its cases, the speed check included); a hang or an

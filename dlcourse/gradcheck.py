@@ -1,10 +1,11 @@
 """Numerical gradients by centred differences, and a one-call check of analytic gradients against them.
 
-    >>> check_gradients(lambda: loss(w), {"w": w}, {"w": dw})   # prints a small table, returns True/False
+>>> check_gradients(lambda: loss(w), {"w": w}, {"w": dw})   # prints a small table, returns True/False
 """
+
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 

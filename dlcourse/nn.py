@@ -5,12 +5,13 @@ Each layer has ``forward(x)`` (also ``layer(x)``), which remembers what its back
 parameters to ``param.grad`` (as torch accumulates into ``.grad``; call ``zero_grad()`` between steps).
 Names and constructor arguments follow ``torch.nn``.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from . import functional as F
-from .validation import pair, probability
+from .validation import generator, pair, probability
 
 
 class Parameter:
@@ -25,8 +26,7 @@ class Parameter:
         return f"Parameter({self.name or '?'}, shape={self.data.shape})"
 
 
-def _rng(rng):
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+_rng = generator
 
 
 def _kaiming(shape, fan_in, rng, dtype):
@@ -46,7 +46,7 @@ class Module:
     def backward(self, dout):  # pragma: no cover
         raise NotImplementedError
 
-    def children(self) -> list["Module"]:
+    def children(self) -> list[Module]:
         return []
 
     def parameters(self) -> list[Parameter]:
@@ -103,7 +103,9 @@ class Linear(Module):
 class Conv2d(Module):
     """2-D convolution over NCHW input. weight: (out_channels, in_channels, kH, kW)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True, rng=None, dtype=np.float32):
+    def __init__(
+        self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True, rng=None, dtype=np.float32
+    ):
         rng = _rng(rng)
         kh, kw = pair(kernel_size, "kernel_size", 1)
         self.stride, self.padding = pair(stride, "stride", 1), pair(padding, "padding", 0)
@@ -197,13 +199,22 @@ class BatchNorm2d(Module):
 
     def forward(self, x):
         self._cache = (x, self.training)
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight.data, self.bias.data,
-                            self.training, self.momentum, self.eps)
+        return F.batch_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight.data,
+            self.bias.data,
+            self.training,
+            self.momentum,
+            self.eps,
+        )
 
     def backward(self, dout):
         x, training = self._need_forward()
-        dx, dw, db = F.batch_norm_backward(dout, x, self.running_mean, self.running_var, self.weight.data,
-                                           self.bias.data, training, self.eps)
+        dx, dw, db = F.batch_norm_backward(
+            dout, x, self.running_mean, self.running_var, self.weight.data, self.bias.data, training, self.eps
+        )
         self.weight.grad += dw
         self.bias.grad += db
         return dx
@@ -295,13 +306,16 @@ class ResidualBlock(Module):
         rng = _rng(rng)
         self.branch = Sequential(
             Conv2d(in_channels, out_channels, 3, stride, 1, bias=False, rng=rng, dtype=dtype),
-            BatchNorm2d(out_channels, dtype=dtype), ReLU(),
+            BatchNorm2d(out_channels, dtype=dtype),
+            ReLU(),
             Conv2d(out_channels, out_channels, 3, 1, 1, bias=False, rng=rng, dtype=dtype),
             BatchNorm2d(out_channels, dtype=dtype),
         )
         if stride != 1 or in_channels != out_channels:
-            self.shortcut = Sequential(Conv2d(in_channels, out_channels, 1, stride, 0, bias=False, rng=rng, dtype=dtype),
-                                       BatchNorm2d(out_channels, dtype=dtype))
+            self.shortcut = Sequential(
+                Conv2d(in_channels, out_channels, 1, stride, 0, bias=False, rng=rng, dtype=dtype),
+                BatchNorm2d(out_channels, dtype=dtype),
+            )
         else:
             self.shortcut = Sequential()
         self.out_relu = ReLU()
@@ -357,11 +371,17 @@ def lenet5(num_classes=10, in_channels=1, rng=None, dtype=np.float32):
     """LeNet-5 (LeCun et al., 1998) with ReLU and max pooling, for 1x28x28 input: 61,706 parameters."""
     rng = _rng(rng)
     return Sequential(
-        Conv2d(in_channels, 6, 5, padding=2, rng=rng, dtype=dtype), ReLU(), MaxPool2d(2),
-        Conv2d(6, 16, 5, rng=rng, dtype=dtype), ReLU(), MaxPool2d(2),
+        Conv2d(in_channels, 6, 5, padding=2, rng=rng, dtype=dtype),
+        ReLU(),
+        MaxPool2d(2),
+        Conv2d(6, 16, 5, rng=rng, dtype=dtype),
+        ReLU(),
+        MaxPool2d(2),
         Flatten(),
-        Linear(16 * 5 * 5, 120, rng=rng, dtype=dtype), ReLU(),
-        Linear(120, 84, rng=rng, dtype=dtype), ReLU(),
+        Linear(16 * 5 * 5, 120, rng=rng, dtype=dtype),
+        ReLU(),
+        Linear(120, 84, rng=rng, dtype=dtype),
+        ReLU(),
         Linear(84, num_classes, rng=rng, dtype=dtype),
     )
 
@@ -370,7 +390,11 @@ def small_resnet(num_classes=10, in_channels=1, widths=(8, 16, 32), blocks_per_s
     """A small ResNet: a 3x3 stem, one stage per width (downsampling by 2 after the first), global
     average pooling and a linear classifier."""
     rng = _rng(rng)
-    layers = [Conv2d(in_channels, widths[0], 3, 1, 1, bias=False, rng=rng, dtype=dtype), BatchNorm2d(widths[0], dtype=dtype), ReLU()]
+    layers = [
+        Conv2d(in_channels, widths[0], 3, 1, 1, bias=False, rng=rng, dtype=dtype),
+        BatchNorm2d(widths[0], dtype=dtype),
+        ReLU(),
+    ]
     channels = widths[0]
     for stage, width in enumerate(widths):
         for block in range(blocks_per_stage):

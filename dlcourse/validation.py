@@ -3,6 +3,7 @@
 Every check raises ``ValueError`` with a message that names the argument, says what was expected and
 what was given, so a learner can act on it without reading this file.
 """
+
 from __future__ import annotations
 
 from numbers import Integral, Real
@@ -45,8 +46,10 @@ def pair(value, name: str, minimum: int) -> tuple[int, int]:
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
     if isinstance(value, Integral):
         values = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
-        isinstance(v, Integral) and not isinstance(v, (bool, np.bool_)) for v in value
+    elif (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, Integral) and not isinstance(v, (bool, np.bool_)) for v in value)
     ):
         values = (int(value[0]), int(value[1]))
     else:
@@ -66,6 +69,23 @@ def probability(p, name: str = "p", *, allow_one: bool = True) -> float:
         interval = "[0, 1]" if allow_one else "[0, 1)"
         raise ValueError(f"{name} must be in {interval}, got {p!r}")
     return float(p)
+
+
+def integer(value, name: str, minimum: int = 1) -> int:
+    """An int (not a bool, not a float) of at least ``minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral) or value < minimum:
+        raise ValueError(f"{name} must be an int of at least {minimum}, got {value!r}")
+    return int(value)
+
+
+def generator(rng, name: str = "rng") -> np.random.Generator:
+    """A NumPy Generator from ``rng``: None (fresh entropy), an int seed, or a Generator (used as it is, so that
+    one Generator threads through a whole experiment)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, Integral) and not isinstance(rng, (bool, np.bool_))):
+        return np.random.default_rng(rng)
+    raise ValueError(f"{name} must be None, an int seed or a numpy.random.Generator, got {type(rng).__name__}")
 
 
 def positive_number(value, name: str) -> float:

@@ -5,23 +5,31 @@ test cell: "zero" (every test cell 0), "full" (every test cell full marks), or "
 the others full). tests/test_adversarial.py grades them all with real ``nbgrader autograde`` in one run per
 lab, beside two honest students, and checks each score.
 """
+
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import nbformat
-
-from course_helpers import (defined_functions, graded_cells, nbgrader_meta, setup_cell, solution_cells, solved,
-                            _function_header, _independent)
+from course_helpers import (
+    _function_header,
+    _independent,
+    defined_functions,
+    graded_cells,
+    nbgrader_meta,
+    setup_cell,
+    solution_cells,
+    solved,
+)
 
 
 @dataclass
 class Submission:
     name: str
     make: Callable  # (release, source, lab) -> notebook, or (notebook, grade_id)
-    expect: str     # "zero", "full" or "lose"
+    expect: str  # "zero", "full" or "lose"
     why: str
 
 
@@ -63,13 +71,18 @@ def _break_one(release, source, body: str):
     nb = solved(release, source)
     for cell in solution_cells(nb):
         if name in defined_functions(cell.source):
-            cell.source += "\n\n" + _function_header(cell.source, name) + "\n" + \
-                "\n".join("    " + line for line in body.splitlines()) + "\n"
+            cell.source += (
+                "\n\n"
+                + _function_header(cell.source, name)
+                + "\n"
+                + "\n".join("    " + line for line in body.splitlines())
+                + "\n"
+            )
     return nb, grade_id
 
 
 def _reference_call(name: str) -> str:
-    from dlcourse.exercises import EXERCISES
+    from dlcourse.feedback.exercises import EXERCISES
 
     ref = EXERCISES[name].reference if name in EXERCISES else None
     module = ref.__module__ if ref else "dlcourse.functional"
@@ -79,103 +92,245 @@ def _reference_call(name: str) -> str:
 WRONG = "return 0.0"
 
 CHEATS = [
-    Submission("rebind_checker", lambda r, s, lab: _answers(r, s, WRONG, prelude=(
-        "check_exercise = lambda *a, **k: None\ncheck_speed = check_gradient = check_exercise")),
-        "zero", "rebinds the checker in the kernel, then returns nonsense"),
-    Submission("patch_differences", lambda r, s, lab: _answers(r, s, WRONG, prelude=(
-        "import dlcourse.checks as _c\n_c.differences = lambda *a, **k: []\n"
-        "_c.check_exercise.__code__ = (lambda *a, **k: None).__code__")),
-        "zero", "patches the comparison and the checker's code object"),
-    Submission("isclose_always", lambda r, s, lab: _answers(r, s, WRONG, prelude=(
-        "np.isclose = lambda a, b, **k: np.ones(np.broadcast(a, b).shape, bool)\n"
-        "np.allclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True")),
-        "zero", "makes NumPy's comparisons always true"),
-    Submission("setprofile_then_reference", lambda r, s, lab: _answers(r, s, (
-        "args = dict(locals())\nimport sys, importlib\nsys.setprofile(None)\n"
-        "return importlib.import_module('dlcourse.exercises').EXERCISES['{name}'].run("
-        "importlib.import_module('dlcourse.exercises').EXERCISES['{name}'].reference, args)")),
-        "zero", "switches the profiler off, then calls the reference"),
-    Submission("thread_reference", lambda r, s, lab: _answers(r, s, (
-        "args = dict(locals())\nimport threading, importlib\nbox = []\n"
-        "ex = importlib.import_module('dlcourse.exercises').EXERCISES['{name}']\n"
-        "t = threading.Thread(target=lambda: box.append(ex.reference(**args)))\nt.start(); t.join()\nreturn box[0]")),
-        "zero", "calls the reference in another thread"),
-    Submission("callable_object", lambda r, s, lab: _answers(r, s, (
-        "args = dict(locals())\nclass Impostor:\n    def __call__(self, **kw):\n"
-        "        import importlib\n        return importlib.import_module('dlcourse.exercises').EXERCISES['{name}'].reference(**kw)\n"
-        "return Impostor()(**args)")),
-        "zero", "hides the reference behind a callable object"),
-    Submission("lazy_array", lambda r, s, lab: _answers(r, s, (
-        "args = dict(locals())\nclass Later:\n    def __array__(self, dtype=None, copy=None):\n"
-        "        import importlib\n        ex = importlib.import_module('dlcourse.exercises').EXERCISES['{name}']\n"
-        "        return np.asarray(ex.reference(**args))\nreturn Later()")),
-        "zero", "returns an object whose __array__ calls the reference later"),
-    Submission("renamed_package", lambda r, s, lab: _answers(r, s, (
-        "args = dict(locals())\nimport importlib.util, sys, os\nimport numpy\n"
-        "root = os.path.join(os.path.dirname(numpy.__file__), '..', 'dlcourse')\n"
-        "spec = importlib.util.spec_from_file_location('notthecourse', os.path.join(root, '__init__.py'))\n"
-        "mod = importlib.util.module_from_spec(spec); sys.modules['notthecourse'] = mod; spec.loader.exec_module(mod)\n"
-        "return importlib.import_module('notthecourse.exercises').EXERCISES['{name}'].reference(**args)")),
-        "zero", "imports the package under another module name"),
-    Submission("patch_guard", lambda r, s, lab: _answers(r, s, (
-        "args = dict(locals())\nimport importlib\nimport dlcourse.grading as g\ng.FORBIDDEN = ()\n"
-        "g.assert_own_work = lambda fn, *a, **k: fn(*a, **{{x: y for x, y in k.items() if x not in "
-        "('forbidden', 'allowed', 'name', 'target')}})\n"
-        "return importlib.import_module('dlcourse.exercises').EXERCISES['{name}'].reference(**args)")),
-        "zero", "disables the own-work guard, then calls the reference"),
-    Submission("ast_transformer", lambda r, s, lab: _answers(r, s, WRONG, prelude=(
-        "import ast\nfrom IPython import get_ipython\n"
-        "class Swallow(ast.NodeTransformer):\n"
-        "    def visit_Module(self, node):\n"
-        "        handler = ast.ExceptHandler(type=ast.Name('BaseException', ast.Load()), name=None, body=[ast.Pass()])\n"
-        "        return ast.fix_missing_locations(ast.Module(body=[ast.Try(body=node.body or [ast.Pass()], "
-        "handlers=[handler], orelse=[], finalbody=[])], type_ignores=[]))\n"
-        "if get_ipython() is not None:\n    get_ipython().ast_transformers.append(Swallow())")),
-        "zero", "wraps every later cell in try/except BaseException"),
-    Submission("read_model_answer", lambda r, s, lab: _answers(r, s, (
-        "args = dict(locals())\nimport json, glob, os\n"
-        "paths = glob.glob('../../../source/*/*.ipynb') + glob.glob('/**/solutions/*.ipynb', recursive=True)\n"
-        "ns = {{'np': np}}\n"
-        "for p in paths:\n"
-        "    for c in json.load(open(p))['cells']:\n"
-        "        if c.get('metadata', {{}}).get('nbgrader', {{}}).get('solution'):\n"
-        "            try: exec(''.join(c['source']), ns)\n"
-        "            except Exception: pass\n"
-        "return ns['{name}'](**args)")),
-        "zero", "reads the model answer from source/ or solutions/ on disk"),
-    Submission("gradebook_tamper", lambda r, s, lab: _answers(r, s, WRONG, prelude=(
-        "import subprocess, sys, textwrap\n"
-        "_code = textwrap.dedent('''\n"
-        "    import glob, sqlite3, time\n"
-        "    time.sleep(4)\n"
-        "    for db in glob.glob('../../../gradebook.db') + glob.glob('/**/gradebook.db', recursive=True):\n"
-        "        con = sqlite3.connect(db)\n"
-        "        con.execute('UPDATE grade SET auto_score = 0')\n"
-        "        con.commit()\n"
-        "''')\n"
-        "subprocess.Popen([sys.executable, '-c', _code], start_new_session=True)")),
-        "zero", "starts a detached process that zeroes the gradebook after grading"),
+    Submission(
+        "rebind_checker",
+        lambda r, s, lab: _answers(
+            r,
+            s,
+            WRONG,
+            prelude=("check_exercise = lambda *a, **k: None\ncheck_speed = check_gradient = check_exercise"),
+        ),
+        "zero",
+        "rebinds the checker in the kernel, then returns nonsense",
+    ),
+    Submission(
+        "patch_differences",
+        lambda r, s, lab: _answers(
+            r,
+            s,
+            WRONG,
+            prelude=(
+                "import dlcourse.feedback.checks as _c\n_c.differences = lambda *a, **k: []\n"
+                "_c.check_exercise.__code__ = (lambda *a, **k: None).__code__"
+            ),
+        ),
+        "zero",
+        "patches the comparison and the checker's code object",
+    ),
+    Submission(
+        "isclose_always",
+        lambda r, s, lab: _answers(
+            r,
+            s,
+            WRONG,
+            prelude=(
+                "np.isclose = lambda a, b, **k: np.ones(np.broadcast(a, b).shape, bool)\n"
+                "np.allclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True"
+            ),
+        ),
+        "zero",
+        "makes NumPy's comparisons always true",
+    ),
+    Submission(
+        "setprofile_then_reference",
+        lambda r, s, lab: _answers(
+            r,
+            s,
+            (
+                "args = dict(locals())\nimport sys, importlib\nsys.setprofile(None)\n"
+                "return importlib.import_module('dlcourse.feedback.exercises').EXERCISES['{name}'].run("
+                "importlib.import_module('dlcourse.feedback.exercises').EXERCISES['{name}'].reference, args)"
+            ),
+        ),
+        "zero",
+        "switches the profiler off, then calls the reference",
+    ),
+    Submission(
+        "thread_reference",
+        lambda r, s, lab: _answers(
+            r,
+            s,
+            (
+                "args = dict(locals())\nimport threading, importlib\nbox = []\n"
+                "ex = importlib.import_module('dlcourse.feedback.exercises').EXERCISES['{name}']\n"
+                "t = threading.Thread(target=lambda: box.append(ex.reference(**args)))\nt.start(); t.join()\nreturn box[0]"
+            ),
+        ),
+        "zero",
+        "calls the reference in another thread",
+    ),
+    Submission(
+        "callable_object",
+        lambda r, s, lab: _answers(
+            r,
+            s,
+            (
+                "args = dict(locals())\nclass Impostor:\n    def __call__(self, **kw):\n"
+                "        import importlib\n        return importlib.import_module('dlcourse.feedback.exercises').EXERCISES['{name}'].reference(**kw)\n"
+                "return Impostor()(**args)"
+            ),
+        ),
+        "zero",
+        "hides the reference behind a callable object",
+    ),
+    Submission(
+        "lazy_array",
+        lambda r, s, lab: _answers(
+            r,
+            s,
+            (
+                "args = dict(locals())\nclass Later:\n    def __array__(self, dtype=None, copy=None):\n"
+                "        import importlib\n        ex = importlib.import_module('dlcourse.feedback.exercises').EXERCISES['{name}']\n"
+                "        return np.asarray(ex.reference(**args))\nreturn Later()"
+            ),
+        ),
+        "zero",
+        "returns an object whose __array__ calls the reference later",
+    ),
+    Submission(
+        "renamed_package",
+        lambda r, s, lab: _answers(
+            r,
+            s,
+            (
+                "args = dict(locals())\nimport importlib.util, sys, os\nimport numpy\n"
+                "root = os.path.join(os.path.dirname(numpy.__file__), '..', 'dlcourse')\n"
+                "spec = importlib.util.spec_from_file_location('notthecourse', os.path.join(root, '__init__.py'))\n"
+                "mod = importlib.util.module_from_spec(spec); sys.modules['notthecourse'] = mod; spec.loader.exec_module(mod)\n"
+                "return importlib.import_module('notthecourse.exercises').EXERCISES['{name}'].reference(**args)"
+            ),
+        ),
+        "zero",
+        "imports the package under another module name",
+    ),
+    Submission(
+        "patch_guard",
+        lambda r, s, lab: _answers(
+            r,
+            s,
+            (
+                "args = dict(locals())\nimport importlib\nimport dlcourse.feedback.guard as g\ng.FORBIDDEN = ()\n"
+                "g.assert_own_work = lambda fn, *a, **k: fn(*a, **{{x: y for x, y in k.items() if x not in "
+                "('forbidden', 'allowed', 'name', 'target')}})\n"
+                "return importlib.import_module('dlcourse.feedback.exercises').EXERCISES['{name}'].reference(**args)"
+            ),
+        ),
+        "zero",
+        "disables the own-work guard, then calls the reference",
+    ),
+    Submission(
+        "ast_transformer",
+        lambda r, s, lab: _answers(
+            r,
+            s,
+            WRONG,
+            prelude=(
+                "import ast\nfrom IPython import get_ipython\n"
+                "class Swallow(ast.NodeTransformer):\n"
+                "    def visit_Module(self, node):\n"
+                "        handler = ast.ExceptHandler(type=ast.Name('BaseException', ast.Load()), name=None, body=[ast.Pass()])\n"
+                "        return ast.fix_missing_locations(ast.Module(body=[ast.Try(body=node.body or [ast.Pass()], "
+                "handlers=[handler], orelse=[], finalbody=[])], type_ignores=[]))\n"
+                "if get_ipython() is not None:\n    get_ipython().ast_transformers.append(Swallow())"
+            ),
+        ),
+        "zero",
+        "wraps every later cell in try/except BaseException",
+    ),
+    Submission(
+        "read_model_answer",
+        lambda r, s, lab: _answers(
+            r,
+            s,
+            (
+                "args = dict(locals())\nimport json, glob, os\n"
+                "paths = glob.glob('../../../source/*/*.ipynb') + glob.glob('/**/solutions/*.ipynb', recursive=True)\n"
+                "ns = {{'np': np}}\n"
+                "for p in paths:\n"
+                "    for c in json.load(open(p))['cells']:\n"
+                "        if c.get('metadata', {{}}).get('nbgrader', {{}}).get('solution'):\n"
+                "            try: exec(''.join(c['source']), ns)\n"
+                "            except Exception: pass\n"
+                "return ns['{name}'](**args)"
+            ),
+        ),
+        "zero",
+        "reads the model answer from source/ or solutions/ on disk",
+    ),
+    Submission(
+        "gradebook_tamper",
+        lambda r, s, lab: _answers(
+            r,
+            s,
+            WRONG,
+            prelude=(
+                "import subprocess, sys, textwrap\n"
+                "_code = textwrap.dedent('''\n"
+                "    import glob, sqlite3, time\n"
+                "    time.sleep(4)\n"
+                "    for db in glob.glob('../../../gradebook.db') + glob.glob('/**/gradebook.db', recursive=True):\n"
+                "        con = sqlite3.connect(db)\n"
+                "        con.execute('UPDATE grade SET auto_score = 0')\n"
+                "        con.commit()\n"
+                "''')\n"
+                "subprocess.Popen([sys.executable, '-c', _code], start_new_session=True)"
+            ),
+        ),
+        "zero",
+        "starts a detached process that zeroes the gradebook after grading",
+    ),
 ]
 
 FAULTS = [
-    Submission("deleted_setup", lambda r, s, lab: _without_setup(solved(r, s)), "full",
-               "an honest student deleted the set-up cell"),
-    Submission("os_exit", lambda r, s, lab: _break_one(r, s, "import os\nos._exit(3)"), "lose",
-               "a function that calls os._exit"),
-    Submission("segfault", lambda r, s, lab: _break_one(r, s, "import ctypes\nreturn ctypes.string_at(0)"), "lose",
-               "a function that crashes the interpreter"),
-    Submission("kills_itself", lambda r, s, lab: _break_one(r, s, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
-               "lose", "a function that kills its own process"),
-    Submission("swallowing_loop", lambda r, s, lab: _break_one(r, s, "while True:\n    try:\n        pass\n    except:\n        pass"),
-               "lose", "an endless loop with a bare except that swallows interrupts"),
-    Submission("huge_allocation", lambda r, s, lab: _break_one(r, s, "return np.ones((1 << 30,))"), "lose",
-               "a function that asks for 8 GB"),
-    Submission("grade_flag_edited", lambda r, s, lab: _edited_flags(solved(r, s)), "full",
-               "test cells' grade flag and points edited in the metadata"),
-    Submission("copied_test_cell", lambda r, s, lab: _copied_test_cell(solved(r, s)), "full",
-               "an honest copy-paste of a test cell"),
-    Submission("huge_print", lambda r, s, lab: _huge_print(solved(r, s)), "full",
-               "50 MB printed by a cell"),
+    Submission(
+        "deleted_setup",
+        lambda r, s, lab: _without_setup(solved(r, s)),
+        "full",
+        "an honest student deleted the set-up cell",
+    ),
+    Submission(
+        "os_exit",
+        lambda r, s, lab: _break_one(r, s, "import os\nos._exit(3)"),
+        "lose",
+        "a function that calls os._exit",
+    ),
+    Submission(
+        "segfault",
+        lambda r, s, lab: _break_one(r, s, "import ctypes\nreturn ctypes.string_at(0)"),
+        "lose",
+        "a function that crashes the interpreter",
+    ),
+    Submission(
+        "kills_itself",
+        lambda r, s, lab: _break_one(r, s, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+        "lose",
+        "a function that kills its own process",
+    ),
+    Submission(
+        "swallowing_loop",
+        lambda r, s, lab: _break_one(r, s, "while True:\n    try:\n        pass\n    except:\n        pass"),
+        "lose",
+        "an endless loop with a bare except that swallows interrupts",
+    ),
+    Submission(
+        "huge_allocation",
+        lambda r, s, lab: _break_one(r, s, "return np.ones((1 << 30,))"),
+        "lose",
+        "a function that asks for 8 GB",
+    ),
+    Submission(
+        "grade_flag_edited",
+        lambda r, s, lab: _edited_flags(solved(r, s)),
+        "full",
+        "test cells' grade flag and points edited in the metadata",
+    ),
+    Submission(
+        "copied_test_cell",
+        lambda r, s, lab: _copied_test_cell(solved(r, s)),
+        "full",
+        "an honest copy-paste of a test cell",
+    ),
+    Submission("huge_print", lambda r, s, lab: _huge_print(solved(r, s)), "full", "50 MB printed by a cell"),
 ]
 
 
@@ -205,8 +360,9 @@ def _huge_print(nb):
 def lookup_table(release, source, lab):
     """Lab 05: conv_output_size answered from a table of the visible cases (which pass); the hidden ones are
     drawn fresh, so the cell must fail."""
-    from dlcourse.exercises import EXERCISES
     import numpy as np
+
+    from dlcourse.feedback.exercises import EXERCISES
 
     cases = EXERCISES["conv_output_size"].cases(np.random.default_rng(0), False)
     table = {}
@@ -218,14 +374,17 @@ def lookup_table(release, source, lab):
     nb = solved(release, source)
     for cell in solution_cells(nb):
         if "conv_output_size" in defined_functions(cell.source):
-            cell.source = (f"TABLE = {table!r}\n\ndef conv_output_size(n, kernel_size, stride=1, padding=0):\n"
-                           "    out = TABLE[(n, kernel_size, stride, padding)]\n"
-                           "    if out is None:\n        raise ValueError('does not fit')\n    return out\n")
+            cell.source = (
+                f"TABLE = {table!r}\n\ndef conv_output_size(n, kernel_size, stride=1, padding=0):\n"
+                "    out = TABLE[(n, kernel_size, stride, padding)]\n"
+                "    if out is None:\n        raise ValueError('does not fit')\n    return out\n"
+            )
     return nb, "test_conv_output_size"
 
 
-LAB_SPECIFIC = {"05-convolution": [Submission("lookup_table", lookup_table, "lose",
-                                              "answers the visible cases from a table")]}
+LAB_SPECIFIC = {
+    "05-convolution": [Submission("lookup_table", lookup_table, "lose", "answers the visible cases from a table")]
+}
 
 
 def corpus(lab: str) -> list[Submission]:

@@ -1,4 +1,5 @@
 """Helpers for the course tests: read the nbgrader source notebooks and build simulated submissions."""
+
 from __future__ import annotations
 
 import ast
@@ -45,14 +46,18 @@ def hidden_part(src: str) -> str:
 
 
 def exercises_in(test_src: str) -> list[str]:
-    return sorted(set(re.findall(r'check_exercise\("([a-z0-9_]+)"', test_src)) | set(
-        re.findall(r'"([a-z0-9_]+)": [a-z0-9_]+[,}]', test_src)))
+    return sorted(
+        set(re.findall(r'check_exercise\("([a-z0-9_]+)"', test_src))
+        | set(re.findall(r'"([a-z0-9_]+)": [a-z0-9_]+[,}]', test_src))
+    )
 
 
 def defined_functions(src: str) -> dict[str, list[str]]:
     """Names of top-level functions in a cell and their parameters (positional, then keyword-only)."""
     tree = ast.parse(src)
-    return {n.name: [a.arg for a in n.args.args + n.args.kwonlyargs] for n in tree.body if isinstance(n, ast.FunctionDef)}
+    return {
+        n.name: [a.arg for a in n.args.args + n.args.kwonlyargs] for n in tree.body if isinstance(n, ast.FunctionDef)
+    }
 
 
 def call_arguments(src: str, name: str) -> str:
@@ -88,12 +93,12 @@ def _function_header(src: str, name: str) -> str:
 
 def delegating(release, source):
     """Every graded function hands its work to its twin in dlcourse, imported by name."""
-    from dlcourse.exercises import EXERCISES
+    from dlcourse.feedback.exercises import EXERCISES
 
     nb = copy.deepcopy(release)
     for cell, src_cell in zip(solution_cells(nb), solution_cells(source)):
         lines = []
-        for name, params in defined_functions(src_cell.source).items():
+        for name in defined_functions(src_cell.source):
             if name not in EXERCISES:  # a helper the lab gives, not a graded function
                 continue
             ref = EXERCISES[name].reference
@@ -122,12 +127,14 @@ def torch_delegating(release, source):
 
     nb = solved(release, source)
     for cell, src_cell in zip(solution_cells(nb), solution_cells(source)):
-        for name, params in defined_functions(src_cell.source).items():
+        for name in defined_functions(src_cell.source):
             if hasattr(TF, name) and _independent(source, name, src_cell.source):
                 args = ", ".join(positional_parameters(src_cell.source, name))
-                cell.source += (f"\n\nimport torch\n\n{_function_header(src_cell.source, name)}\n"
-                                f"    args = [torch.as_tensor(a) if isinstance(a, np.ndarray) else a for a in ({args},)]\n"
-                                f"    return torch.nn.functional.{name}(*args).numpy()\n")
+                cell.source += (
+                    f"\n\nimport torch\n\n{_function_header(src_cell.source, name)}\n"
+                    f"    args = [torch.as_tensor(a) if isinstance(a, np.ndarray) else a for a in ({args},)]\n"
+                    f"    return torch.nn.functional.{name}(*args).numpy()\n"
+                )
                 tests = [c for c in graded_cells(source) if name in exercises_in(c.source)]
                 return nb, nbgrader_meta(tests[0])["grade_id"]
     return None, None
@@ -170,8 +177,11 @@ def looping(release, source):
     """
     nb = solved(release, source)
     cell, src_cell, name = next(
-        (c, s, n) for c, s in zip(solution_cells(nb), solution_cells(source))
-        for n in defined_functions(s.source) if _independent(source, n, s.source))
+        (c, s, n)
+        for c, s in zip(solution_cells(nb), solution_cells(source))
+        for n in defined_functions(s.source)
+        if _independent(source, n, s.source)
+    )
     cell.source += f"\n\n{_function_header(src_cell.source, name)}\n    while True:\n        pass\n"
     tests = [c for c in graded_cells(source) if name in exercises_in(c.source)]
     return nb, nbgrader_meta(tests[0])["grade_id"]

@@ -4,6 +4,7 @@ Every cheat scores nothing for the cells it cheats; every honest fault costs its
 students graded in the same run keep full marks, also after a detached process of a cheater has had time to
 act; nothing outside the scratch course is touched; a regrade replaces the old grade.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -13,7 +14,6 @@ import time
 
 import nbformat
 import pytest
-
 from adversarial import corpus
 from course_helpers import ROOT, graded_cells, nbgrader_meta, noisy, solved, source_notebook
 
@@ -34,8 +34,10 @@ def _scores(course, lab, students):
 
     ids = [nbgrader_meta(c)["grade_id"] for c in graded_cells(source_notebook(lab))]
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        return {s: {g: (gb.find_grade(g, lab, lab, s).score, gb.find_grade(g, lab, lab, s).max_score) for g in ids}
-                for s in students}
+        return {
+            s: {g: (gb.find_grade(g, lab, lab, s).score, gb.find_grade(g, lab, lab, s).max_score) for g in ids}
+            for s in students
+        }
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +80,17 @@ def _run(lab, course):
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
     time.sleep(6)  # a detached process started by a cheater would have acted by now
     scores = _scores(course, lab, list(submissions))
-    return {"course": course, "scores": scores, "expected": expected, "log": proc.stderr, "seconds": seconds,
-            "students": len(submissions), "repo_course_before": before, "release": release, "source": source}
+    return {
+        "course": course,
+        "scores": scores,
+        "expected": expected,
+        "log": proc.stderr,
+        "seconds": seconds,
+        "students": len(submissions),
+        "repo_course_before": before,
+        "release": release,
+        "source": source,
+    }
 
 
 def _check(student, cells, expect, lost):

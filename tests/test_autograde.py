@@ -1,23 +1,37 @@
 """The out-of-reach half of grading, without nbgrader: protocol, sandbox, worker and test-cell scoring."""
+
 from __future__ import annotations
 
 import io
 
 import numpy as np
 import pytest
+from course_helpers import (
+    LABS,
+    defined_functions,
+    graded_cells,
+    nbgrader_meta,
+    solution_cells,
+    source_notebook,
+    strip_markers,
+)
 
-from course_helpers import (LABS, defined_functions, graded_cells, nbgrader_meta, solution_cells, source_notebook,
-                            strip_markers)
 from dlcourse.autograde.protocol import Opaque, ProtocolError, decode, encode, read_message, write_message
 from dlcourse.autograde.remote import LearnerProcess, build_view
 from dlcourse.autograde.score import exercises_named, score_test_cell
 
-
 # --- plain data only --------------------------------------------------------------------------------------
 
+
 def test_protocol_round_trips_plain_data():
-    value = {"a": np.arange(6.0).reshape(2, 3), "b": (1, 2.5, None, True), "c": [np.float32(3.5), "text"],
-             "d": np.array([True, False]), "e": float("nan"), "f": 2**70}
+    value = {
+        "a": np.arange(6.0).reshape(2, 3),
+        "b": (1, 2.5, None, True),
+        "c": [np.float32(3.5), "text"],
+        "d": np.array([True, False]),
+        "e": float("nan"),
+        "f": 2**70,
+    }
     back = decode(encode(value))
     assert np.array_equal(back["a"], value["a"]) and back["a"].dtype == np.float64
     assert back["b"] == (1, 2.5, None, True) and back["c"][1] == "text" and back["c"][0] == np.float32(3.5)
@@ -33,9 +47,15 @@ def test_protocol_describes_other_objects_by_type_only():
     assert isinstance(decode(encode(np.array([object()], dtype=object))), Opaque)
 
 
-@pytest.mark.parametrize("bad", [{"~": "nd", "dtype": "|O", "shape": [1], "data": ""},
-                                 {"~": "nd", "dtype": "<f8", "shape": [3], "data": "AAAA"},
-                                 {"~": "pickle", "v": "x"}, {"no": "tag"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"~": "nd", "dtype": "|O", "shape": [1], "data": ""},
+        {"~": "nd", "dtype": "<f8", "shape": [3], "data": "AAAA"},
+        {"~": "pickle", "v": "x"},
+        {"no": "tag"},
+    ],
+)
 def test_protocol_rejects_what_is_not_plain_data(bad):
     with pytest.raises(ProtocolError):
         decode(bad)
@@ -51,25 +71,31 @@ def test_protocol_refuses_an_oversized_message():
 
 # --- the worker's view: no answers in it ----------------------------------------------------------------
 
+
 def test_the_workers_view_holds_no_reference(tmp_path):
     view = build_view(tmp_path)
     files = {p.relative_to(view).as_posix() for p in view.rglob("*.py")}
-    assert "dlcourse/functional/conv.py" not in files and "dlcourse/naive.py" not in files
-    assert "dlcourse/exercises/runners.py" in files
+    assert "dlcourse/functional/conv.py" not in files and "dlcourse/functional/naive.py" not in files
+    assert "dlcourse/feedback/exercises/runners.py" in files
     assert (view / "dlcourse" / "__init__.py").read_text() == ""
 
 
 def test_a_training_exercise_gets_the_framework_but_not_the_answer(tmp_path):
     view = build_view(tmp_path, ("dlcourse.nn", "dlcourse.optim"))
     files = {p.relative_to(view).as_posix() for p in view.rglob("*.py")}
-    assert {"dlcourse/nn.py", "dlcourse/optim.py", "dlcourse/functional/conv.py"} <= files
+    assert {
+        "dlcourse/nn.py",
+        "dlcourse/optim/__init__.py",
+        "dlcourse/optim/rules.py",
+        "dlcourse/functional/conv.py",
+    } <= files
     assert "dlcourse/train.py" not in files
 
 
-PROBE = '''
+PROBE = """
 def probe():
     found = {}
-    for name in ("dlcourse.functional", "torch", "scipy", "sklearn", "dlcourse.exercises.ops"):
+    for name in ("dlcourse.functional", "torch", "scipy", "sklearn", "dlcourse.feedback.exercises.ops"):
         try:
             __import__(name)
             found[name] = True
@@ -84,19 +110,28 @@ def probe():
     except OSError:
         found["network"] = False
     return found
-'''
+"""
 
 
 def test_the_learners_process_cannot_reach_the_course_torch_or_the_network():
     with LearnerProcess([PROBE], deadline=30) as process:
         found, _, _ = process.call("probe", {})
-    assert found == {"dlcourse.functional": False, "torch": False, "scipy": False, "sklearn": False,
-                     "dlcourse.exercises.ops": False, "course files": 0, "network": False}
+    assert found == {
+        "dlcourse.functional": False,
+        "torch": False,
+        "scipy": False,
+        "sklearn": False,
+        "dlcourse.feedback.exercises.ops": False,
+        "course files": 0,
+        "network": False,
+    }
 
 
 def test_a_crash_or_a_hang_fails_the_call_not_the_grader():
-    cells = ["import os\ndef crash():\n    os._exit(0)\ndef hang():\n    while True:\n        try:\n            pass\n"
-             "        except BaseException:\n            pass\ndef fine():\n    return 1"]
+    cells = [
+        "import os\ndef crash():\n    os._exit(0)\ndef hang():\n    while True:\n        try:\n            pass\n"
+        "        except BaseException:\n            pass\ndef fine():\n    return 1"
+    ]
     with LearnerProcess(cells, deadline=3) as process:
         with pytest.raises(Exception, match="ended unexpectedly"):
             process.call("crash", {})
@@ -114,21 +149,25 @@ def test_answer_cells_run_definitions_only():
 
 # --- scoring test cells ----------------------------------------------------------------------------------
 
+
 def _answers(lab):
     return [strip_markers(c.source) for c in solution_cells(source_notebook(lab))]
 
 
 def _delegating_answers(lab):
-    from dlcourse.exercises import EXERCISES
+    from dlcourse.feedback.exercises import EXERCISES
 
     cells = []
     for cell in solution_cells(source_notebook(lab)):
         lines = []
-        for name, params in defined_functions(cell.source).items():
+        for name in defined_functions(cell.source):
             if name in EXERCISES:
                 ref = EXERCISES[name].reference
-                lines += [f"from {ref.__module__} import {ref.__name__} as _ref_{name}",
-                          f"def {name}(*args, **kwargs):", f"    return _ref_{name}(*args, **kwargs)"]
+                lines += [
+                    f"from {ref.__module__} import {ref.__name__} as _ref_{name}",
+                    f"def {name}(*args, **kwargs):",
+                    f"    return _ref_{name}(*args, **kwargs)",
+                ]
         cells.append("\n".join(lines))
     return cells
 

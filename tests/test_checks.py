@@ -1,9 +1,10 @@
 """The feedback checks accept the reference, reject every known mistake with its hint, and explain."""
+
 import numpy as np
 import pytest
 
-from dlcourse.checks import CheckFailed, check_exercise, differences
-from dlcourse.exercises import EXERCISES
+from dlcourse.feedback.checks import CheckFailed, check_exercise, differences
+from dlcourse.feedback.exercises import EXERCISES
 
 ALL_MISTAKES = [(name, m) for name, ex in EXERCISES.items() for m in ex.mistakes]
 
@@ -22,8 +23,11 @@ def test_every_mistake_fails_hidden_cases_and_gets_its_hint(name, mistake):
 
 
 def test_every_graded_op_has_known_mistakes():
-    without = [n for n, ex in EXERCISES.items() if not ex.mistakes and n not in {"step", "relu", "tanh", "log_softmax",
-                                                                               "avg_pool2d", "batch_norm_backward"}]
+    without = [
+        n
+        for n, ex in EXERCISES.items()
+        if not ex.mistakes and n not in {"step", "relu", "tanh", "log_softmax", "avg_pool2d", "batch_norm_backward"}
+    ]
     assert without == []
 
 

@@ -1,8 +1,11 @@
 """Properties of conv2d and pooling over generated shapes, strides and paddings."""
-import numpy as np
-from hypothesis import given, settings, strategies as st
 
-from dlcourse import functional as F, naive
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dlcourse import functional as F
+from dlcourse.functional import naive
 
 
 @st.composite
@@ -22,14 +25,20 @@ def conv_setups(draw):
 def test_output_size_formula_and_naive_oracle(setup):
     n, c_in, c_out, h, w, kh, kw, stride, padding, seed = setup
     rng = np.random.default_rng(seed)
-    x, wt, b = rng.standard_normal((n, c_in, h, w)), rng.standard_normal((c_out, c_in, kh, kw)), rng.standard_normal(c_out)
+    x, wt, b = (
+        rng.standard_normal((n, c_in, h, w)),
+        rng.standard_normal((c_out, c_in, kh, kw)),
+        rng.standard_normal(c_out),
+    )
     out = F.conv2d(x, wt, b, stride, padding)
     expected_h = (h + 2 * padding[0] - kh) // stride[0] + 1
     expected_w = (w + 2 * padding[1] - kw) // stride[1] + 1
     assert out.shape == (n, c_out, expected_h, expected_w)
     assert np.allclose(out, naive.conv2d(x, wt, b, stride, padding))
     dout = rng.standard_normal(out.shape)
-    for fast, slow in zip(F.conv2d_backward(dout, x, wt, b, stride, padding), naive.conv2d_backward(dout, x, wt, b, stride, padding)):
+    for fast, slow in zip(
+        F.conv2d_backward(dout, x, wt, b, stride, padding), naive.conv2d_backward(dout, x, wt, b, stride, padding)
+    ):
         assert np.allclose(fast, slow)
 
 
@@ -69,8 +78,10 @@ def test_pooling_matches_naive(setup):
         assert out.shape[2:] == ((h + 2 * padding[0] - k[0]) // s[0] + 1, (w + 2 * padding[1] - k[1]) // s[1] + 1)
         assert np.allclose(out, getattr(naive, kind)(x, k, stride, padding))
         dout = rng.standard_normal(out.shape)
-        assert np.allclose(getattr(F, kind + "_backward")(dout, x, k, stride, padding),
-                           getattr(naive, kind + "_backward")(dout, x, k, stride, padding))
+        assert np.allclose(
+            getattr(F, kind + "_backward")(dout, x, k, stride, padding),
+            getattr(naive, kind + "_backward")(dout, x, k, stride, padding),
+        )
 
 
 def test_translation_equivariance(rng):

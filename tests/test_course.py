@@ -4,6 +4,7 @@ The nbgrader tests work in a scratch copy of the course: ``generate_assignment``
 set of simulated students (the model answer, the blank lab, answers that delegate to the reference or to
 torch, tampered test cells, noisy stderr, an infinite loop), then read the gradebook.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -16,12 +17,27 @@ import time
 
 import nbformat
 import pytest
+from course_helpers import (
+    LABS,
+    ROOT,
+    delegating,
+    exercises_in,
+    graded_cells,
+    hidden_part,
+    looping,
+    nbgrader_meta,
+    noisy,
+    setup_cell,
+    solution_cells,
+    solved,
+    source_notebook,
+    strip_markers,
+    tampered,
+    torch_delegating,
+)
 from nbclient import NotebookClient
 
-from course_helpers import (LABS, ROOT, delegating, exercises_in, hidden_part, looping, nbgrader_meta, noisy,
-                            setup_cell, solution_cells, solved, source_notebook, strip_markers, tampered,
-                            graded_cells, torch_delegating)
-from dlcourse.build import solution_notebook, stale
+from dlcourse.instructor.build import solution_notebook, stale
 
 # Seconds a whole solution may take top to bottom on two cores, and any graded cell.
 LAB_BUDGET = {"01-neuron": 60}  # the issue for lab 01 asks for 60 s; every lab must stay under 120 s
@@ -32,11 +48,15 @@ pytestmark = [pytest.mark.skipif(not LABS, reason="no labs in course/source yet"
 
 
 def _explorer_factories() -> list[str]:
-    """The functions in dlcourse.widgets that build an explorer."""
-    import dlcourse.widgets as widgets
+    """The functions in dlcourse.explorers.widgets that build an explorer."""
+    import dlcourse.explorers.widgets as widgets
 
-    return [name for name, obj in vars(widgets).items()
-            if callable(obj) and getattr(obj, "__annotations__", {}).get("return") in ("ExplorerWidget", widgets.ExplorerWidget)]
+    return [
+        name
+        for name, obj in vars(widgets).items()
+        if callable(obj)
+        and getattr(obj, "__annotations__", {}).get("return") in ("ExplorerWidget", widgets.ExplorerWidget)
+    ]
 
 
 def _calls_explorer(source: str) -> bool:
@@ -52,13 +72,16 @@ def nbgrader(*args, cwd, check=True):
 
 # --- the build and the notebooks in git ------------------------------------------------------------
 
+
 @pytest.mark.parametrize("lab", LABS)
 def test_build_is_up_to_date(lab):
     assert stale([lab]) == [], "run `python -m dlcourse build` and commit labs/ and solutions/"
 
 
 def test_build_check_command_passes():
-    proc = subprocess.run([sys.executable, "-m", "dlcourse", "build", "--check"], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dlcourse", "build", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     assert "up to date" in proc.stdout
 
@@ -89,10 +112,15 @@ def test_lab_leaks_no_solution_or_hidden_test(lab):
     text = (ROOT / "labs" / f"{lab}.ipynb").read_text()
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "hidden=True", "own_work"):
         assert marker not in text, marker
-    lab_lines = {line.strip() for c in nbformat.read(ROOT / "labs" / f"{lab}.ipynb", as_version=4).cells
-                 for line in c.source.splitlines()}
+    lab_lines = {
+        line.strip()
+        for c in nbformat.read(ROOT / "labs" / f"{lab}.ipynb", as_version=4).cells
+        for line in c.source.splitlines()
+    }
     source = source_notebook(lab)
-    answers = [re.search(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", c.source, re.S).group(1) for c in solution_cells(source)]
+    answers = [
+        re.search(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", c.source, re.S).group(1) for c in solution_cells(source)
+    ]
     everything = "\n".join(c.source for c in source.cells)
     for answer in answers:
         everything = everything.replace(answer, "")
@@ -111,7 +139,14 @@ def test_lab_structure(lab):
     assert nbgrader_meta(nb.cells[1]).get("grade_id") == "setup", "the first code cell is the set-up cell"
     assert "google.colab" in nb.cells[1].source and "--no-deps" in nb.cells[1].source
     assert "colab.research.google.com" in nb.cells[0].source, "the header has an Open-in-Colab badge"
-    for heading in ("Estimated time", "You will be able to", "You should already know", "## Recap", "## References", "## Self-check"):
+    for heading in (
+        "Estimated time",
+        "You will be able to",
+        "You should already know",
+        "## Recap",
+        "## References",
+        "## Self-check",
+    ):
         assert heading in "\n".join(c.source for c in nb.cells), heading
     tests = graded_cells(nb)
     assert 4 <= len(tests) <= 8 or lab == "01-neuron" and len(tests) >= 4
@@ -127,8 +162,9 @@ def test_graded_functions_carry_their_twins_signature(lab):
     """A graded function with a twin in dlcourse.functional has the twin's exact name and parameters."""
     import inspect
 
-    from dlcourse import functional as F
     from course_helpers import defined_functions
+
+    from dlcourse import functional as F
 
     for cell in solution_cells(source_notebook(lab)):
         for name, params in defined_functions(cell.source).items():
@@ -138,6 +174,7 @@ def test_graded_functions_carry_their_twins_signature(lab):
 
 # --- running the solution --------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def executed_solutions():
     """Each lab's solution executed once (on first use), with per-cell timings and the kernel's peak memory."""
@@ -146,11 +183,18 @@ def executed_solutions():
     def get(lab):
         if lab not in cache:
             nb = solution_notebook(lab, execute=False)
-            nb.cells.append(nbformat.v4.new_code_cell(
-                "import resource\nprint('PEAK_RSS_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"))
+            nb.cells.append(
+                nbformat.v4.new_code_cell(
+                    "import resource\nprint('PEAK_RSS_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+                )
+            )
             start = time.perf_counter()
-            NotebookClient(nb, timeout=300, kernel_name="python3",
-                           resources={"metadata": {"path": str(ROOT / "course" / "source" / lab)}}).execute()
+            NotebookClient(
+                nb,
+                timeout=300,
+                kernel_name="python3",
+                resources={"metadata": {"path": str(ROOT / "course" / "source" / lab)}},
+            ).execute()
             cache[lab] = (nb, time.perf_counter() - start)
         return cache[lab]
 
@@ -174,7 +218,9 @@ def test_solution_runs_top_to_bottom_within_budget(lab, executed_solutions):
     peak = float(re.search(r"PEAK_RSS_MB ([\d.]+)", nb.cells[-1].outputs[0].text).group(1))
     assert peak < MEMORY_BUDGET_MB, f"the kernel peaked at {peak:.0f} MB"
     for cell in graded_cells(nb):
-        assert _cell_seconds(cell) < GRADED_CELL_BUDGET, f"{nbgrader_meta(cell)['grade_id']} took {_cell_seconds(cell):.1f} s"
+        assert _cell_seconds(cell) < GRADED_CELL_BUDGET, (
+            f"{nbgrader_meta(cell)['grade_id']} took {_cell_seconds(cell):.1f} s"
+        )
 
 
 @pytest.mark.parametrize("lab", LABS)
@@ -202,6 +248,7 @@ def test_explorers_leave_a_static_figure(lab, executed_solutions):
 
 # --- the hidden tests reject wrong answers -----------------------------------------------------------
 
+
 def _namespace(lab):
     nb = source_notebook(lab)
     ns = {}
@@ -213,7 +260,7 @@ def _namespace(lab):
 
 
 def _graded_cases():
-    from dlcourse.exercises import EXERCISES
+    from dlcourse.feedback.exercises import EXERCISES
 
     cases = []
     for lab in LABS:
@@ -238,8 +285,8 @@ def test_hidden_tests_reject_known_mistakes(lab, grade_id, name, mistake):
 
 @pytest.mark.parametrize("lab", LABS)
 def test_hidden_tests_accept_the_solution_and_reject_delegation(lab):
-    from dlcourse.exercises import EXERCISES
-    from dlcourse.grading import DelegationError
+    from dlcourse.feedback.exercises import EXERCISES
+    from dlcourse.feedback.guard import DelegationError
 
     for cell in graded_cells(source_notebook(lab)):
         ns = _namespace(lab)
@@ -289,8 +336,14 @@ def _grade(lab, tmp_path_factory):
     torch_nb, torch_cell = torch_delegating(release, source)
     tampered_nb, deleted_cell = tampered(release, source)
     looping_nb, looping_cell = looping(release, source)
-    submissions = {"solution": solved(release, source), "blank": release, "delegating": delegating(release, source),
-                   "tampered": tampered_nb, "noisy": noisy(release, source), "looping": looping_nb}
+    submissions = {
+        "solution": solved(release, source),
+        "blank": release,
+        "delegating": delegating(release, source),
+        "tampered": tampered_nb,
+        "noisy": noisy(release, source),
+        "looping": looping_nb,
+    }
     if torch_nb is not None:
         submissions["torch"] = torch_nb
     for student, nb in submissions.items():
@@ -300,8 +353,16 @@ def _grade(lab, tmp_path_factory):
     start = time.perf_counter()
     proc = nbgrader("autograde", lab, "--force", cwd=course)
     seconds = time.perf_counter() - start
-    return {"course": course, "scores": _scores(course, lab, submissions), "log": proc.stderr, "seconds": seconds,
-            "torch_cell": torch_cell, "deleted_cell": deleted_cell, "looping_cell": looping_cell, "release": release}
+    return {
+        "course": course,
+        "scores": _scores(course, lab, submissions),
+        "log": proc.stderr,
+        "seconds": seconds,
+        "torch_cell": torch_cell,
+        "deleted_cell": deleted_cell,
+        "looping_cell": looping_cell,
+        "release": release,
+    }
 
 
 def _scores(course, lab, students):

@@ -1,4 +1,5 @@
 """Datasets: toy sets, offline digits, photographs, IDX parsing and checksummed downloads over real HTTP."""
+
 import gzip
 import hashlib
 import http.server
@@ -8,8 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlcourse.data import (DownloadError, fetch, load_digits, load_mnist, load_photo, make_dataset, random_shift,
-                           read_idx)
+from dlcourse.data import (
+    DownloadError,
+    fetch,
+    load_digits,
+    load_mnist,
+    load_photo,
+    make_dataset,
+    random_shift,
+    read_idx,
+)
 from dlcourse.data.mnist import FILES
 
 
@@ -65,8 +74,12 @@ def idx_server(tmp_path):
     rng = np.random.default_rng(0)
     served = tmp_path / "served"
     served.mkdir()
-    arrays = {FILES[0]: rng.integers(0, 256, (6, 28, 28), dtype=np.uint8), FILES[1]: rng.integers(0, 10, 6, dtype=np.uint8),
-              FILES[2]: rng.integers(0, 256, (3, 28, 28), dtype=np.uint8), FILES[3]: rng.integers(0, 10, 3, dtype=np.uint8)}
+    arrays = {
+        FILES[0]: rng.integers(0, 256, (6, 28, 28), dtype=np.uint8),
+        FILES[1]: rng.integers(0, 10, 6, dtype=np.uint8),
+        FILES[2]: rng.integers(0, 256, (3, 28, 28), dtype=np.uint8),
+        FILES[3]: rng.integers(0, 10, 3, dtype=np.uint8),
+    }
     for name, arr in arrays.items():
         write_idx(served / name, arr, 0x08)
     requests = []
@@ -112,7 +125,12 @@ def test_load_mnist_downloads_once_and_verifies(idx_server, tmp_path):
 
 def test_fetch_tries_the_next_mirror_after_http_404(idx_server, tmp_path):
     name = FILES[1]
-    path = fetch(name, [idx_server["base"] + "missing/" + name, idx_server["base"] + name], idx_server["sha"][name], root=tmp_path)
+    path = fetch(
+        name,
+        [idx_server["base"] + "missing/" + name, idx_server["base"] + name],
+        idx_server["sha"][name],
+        root=tmp_path,
+    )
     assert path.read_bytes() == (idx_server["dir"] / name).read_bytes()
 
 

@@ -1,10 +1,11 @@
 """Explorers: their state and computation, and the widgets bound to them, driven without a browser."""
+
 import numpy as np
 import pytest
 
 from dlcourse.data import make_blobs, make_xor
 from dlcourse.explorers import ACTIVATIONS, ActivationExplorer, NeuronExplorer
-from dlcourse.widgets import activation_explorer, neuron_explorer
+from dlcourse.explorers.widgets import activation_explorer, neuron_explorer
 
 
 @pytest.fixture
@@ -34,8 +35,12 @@ def test_neuron_accuracy_follows_the_weights(blobs):
 def test_no_line_solves_xor():
     X, y = make_xor(200, noise=0.0, rng=0)
     e = NeuronExplorer(X, y)
-    best = max(e.set(w1=a, w2=b, b=c).accuracy() for a in np.linspace(-2, 2, 9) for b in np.linspace(-2, 2, 9)
-               for c in np.linspace(-1, 1, 5))
+    best = max(
+        e.set(w1=a, w2=b, b=c).accuracy()
+        for a in np.linspace(-2, 2, 9)
+        for b in np.linspace(-2, 2, 9)
+        for c in np.linspace(-1, 1, 5)
+    )
     assert best < 0.8
 
 
@@ -99,7 +104,7 @@ def test_widget_falls_back_to_a_png(blobs):
 
 from dlcourse import functional as F  # noqa: E402
 from dlcourse.explorers import KERNELS, ConvExplorer, PoolExplorer  # noqa: E402
-from dlcourse.widgets import conv_explorer, pool_explorer  # noqa: E402
+from dlcourse.explorers.widgets import conv_explorer, pool_explorer  # noqa: E402
 
 
 def test_conv_explorer_reproduces_the_worked_example():
@@ -149,6 +154,7 @@ def test_conv_widget_drives_its_explorer():
 
 # --- lab 06: the pooling explorer ------------------------------------------------------------------
 
+
 def test_max_pool_routes_each_gradient_to_the_first_maximum():
     e = PoolExplorer(selected=0)  # the top-left window [[1, 9], [9, 3]] has a tie
     assert e.receivers() == [(0, 1)]
@@ -187,11 +193,19 @@ def test_pool_widget_drives_its_explorer():
 # --- lab 02: the learning-rate explorer and the optimiser race -----------------------------------------
 
 from dlcourse.explorers import LearningRateExplorer, OptimizerRace  # noqa: E402
-from dlcourse.widgets import learning_rate_explorer, optimizer_race  # noqa: E402
+from dlcourse.explorers.widgets import learning_rate_explorer, optimizer_race  # noqa: E402
 
 
-@pytest.mark.parametrize("lr,regime", [(0.5, "converges smoothly"), (1.0, "one step"), (1.5, "oscillating"),
-                                       (2.0, "oscillates forever"), (2.5, "diverges")])
+@pytest.mark.parametrize(
+    "lr,regime",
+    [
+        (0.5, "converges smoothly"),
+        (1.0, "one step"),
+        (1.5, "oscillating"),
+        (2.0, "oscillates forever"),
+        (2.5, "diverges"),
+    ],
+)
 def test_learning_rate_regimes_follow_the_stability_limit(lr, regime):
     e = LearningRateExplorer(curvature=1.0, lr=lr, x0=4.0, steps=30)
     assert regime in e.regime()
@@ -240,7 +254,7 @@ def test_race_validates_and_widgets_drive_it():
 # --- lab 03: the playground ----------------------------------------------------------------------------
 
 from dlcourse.explorers import Playground  # noqa: E402
-from dlcourse.widgets import playground  # noqa: E402
+from dlcourse.explorers.widgets import playground  # noqa: E402
 
 
 def test_playground_learns_circles_and_records_both_losses():
@@ -280,7 +294,7 @@ def test_playground_backward_is_exact(rng):
 
 def test_playground_draws_every_hidden_neuron():
     """Each picture is the neuron's activation over the plane: checked against a forward pass by hand."""
-    from dlcourse.viz import grid_over
+    from dlcourse.explorers.figures import grid_over
 
     p = Playground("moons", hidden=(5, 3), activation="tanh").train(5)
     xx, yy, layers = p.neuron_maps(resolution=12)
@@ -329,7 +343,7 @@ def test_playground_widget_buttons_and_bad_settings():
 # --- lab 04: the regularisation explorer ------------------------------------------------------------
 
 from dlcourse.explorers import RegularizationExplorer  # noqa: E402
-from dlcourse.widgets import regularization_explorer  # noqa: E402
+from dlcourse.explorers.widgets import regularization_explorer  # noqa: E402
 
 
 def test_wide_network_overfits_and_regularisation_closes_the_gap():
@@ -354,3 +368,46 @@ def test_regularization_explorer_caches_and_validates():
     w = regularization_explorer(width=8)
     w.controls["lam"].value = 0.05
     assert w.explorer.lam == 0.05
+
+
+# --- set() is all-or-nothing --------------------------------------------------------------------------------
+
+
+def _explorers_with_a_good_and_a_bad_change():
+    from dlcourse.explorers import (
+        ActivationExplorer,
+        ConvExplorer,
+        LearningRateExplorer,
+        NeuronExplorer,
+        OptimizerRace,
+        Playground,
+        PoolExplorer,
+        RegularizationExplorer,
+    )
+
+    return [
+        (lambda: NeuronExplorer(*make_blobs(20, centers=2, rng=0)), {"w1": 2.0}, {"activation": "no such activation"}),
+        (ActivationExplorer, {"point": 1.5}, {"name": "no such activation"}),
+        (ConvExplorer, {"stride": 2}, {"kernel": "no such kernel"}),
+        (PoolExplorer, {"stride": 1}, {"kind": "median"}),
+        (LearningRateExplorer, {"lr": 0.01}, {"curvature": -1.0}),
+        (OptimizerRace, {"lr": 0.02}, {"momentum": 1.5}),
+        (Playground, {"lr": 0.2}, {"hidden": "two, three"}),
+        (RegularizationExplorer, {"width": 8}, {"dropout": 1.5}),
+    ]
+
+
+@pytest.mark.parametrize(
+    "cls,good,bad", _explorers_with_a_good_and_a_bad_change(), ids=lambda v: getattr(v, "__name__", "")
+)
+def test_a_rejected_setting_changes_nothing(cls, good, bad):
+    explorer = cls()
+    name = type(explorer).__name__
+    before = dict(vars(explorer))
+    with pytest.raises(ValueError):
+        explorer.set(**good, **bad)
+    after = vars(explorer)
+    assert after.keys() == before.keys()
+    for key, value in before.items():
+        assert after[key] is value, f"{name}.{key} changed although the call was rejected"
+    explorer.set(**good)  # the good half alone is accepted

@@ -4,6 +4,7 @@ For every exercise, every catalogued mistake and a few generic wrong answers are
 rendered the three ways a learner can meet it (IPython's compact rendering, a full Python traceback, and the
 message nbgrader's feedback shows), and none may contain a line of the reference's source.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -12,8 +13,8 @@ import traceback
 import numpy as np
 import pytest
 
-from dlcourse.checks import CheckFailed, check_exercise
-from dlcourse.exercises import EXERCISES
+from dlcourse.feedback.checks import CheckFailed, check_exercise
+from dlcourse.feedback.exercises import EXERCISES
 
 
 def _reference_lines(fn) -> set[str]:

@@ -5,6 +5,7 @@ regression by finite differences; convolution arithmetic; the torch models of ``
 ``benchmarks/mutations.py`` plants bugs in a copy of the package and checks that this file catches each one;
 the last test here only checks that its substitution targets still exist in the source.
 """
+
 import importlib.util
 import math
 from pathlib import Path
@@ -16,12 +17,13 @@ import torch.nn.functional as TF
 from torch import nn as tnn
 
 from dlcourse import nn, optim
-from dlcourse.conv_arithmetic import conv2d_macs, conv2d_param_count, conv_output_size
 from dlcourse.data import random_shift
 from dlcourse.gradcheck import numerical_gradient
 from dlcourse.models import BasicBlock, LeNet5, summary
-from dlcourse.regression import linear_regression_gd, logistic_regression_gd
-from dlcourse.train import accuracy, batches, cosine, fit, predict, train_epoch
+from dlcourse.reference.conv_arithmetic import conv2d_macs, conv2d_param_count, conv_output_size
+from dlcourse.reference.regression import linear_regression_gd, logistic_regression_gd
+from dlcourse.reference.training import train_epoch
+from dlcourse.train import accuracy, batches, cosine, fit, predict
 
 REPO = Path(__file__).resolve().parents[1]
 # float64 on both sides: disagreements from rounding are ~1e-15, so 1e-7 leaves room only for real differences.
@@ -118,20 +120,29 @@ def assert_matches_torch(ours, theirs, x, rng, between=None):
 F64 = dict(dtype=np.float64)
 
 
-@pytest.mark.parametrize("in_f,out_f,bias,x_shape", [
-    (5, 3, True, (4, 5)),
-    (4, 4, True, (6, 4)),  # square: a transposed weight gradient has the right shape and must still fail
-    (4, 2, False, (4,)),
-    (3, 2, True, (2, 5, 3)),  # leading dimensions, as torch.nn.Linear allows
-])
+@pytest.mark.parametrize(
+    "in_f,out_f,bias,x_shape",
+    [
+        (5, 3, True, (4, 5)),
+        (4, 4, True, (6, 4)),  # square: a transposed weight gradient has the right shape and must still fail
+        (4, 2, False, (4,)),
+        (3, 2, True, (2, 5, 3)),  # leading dimensions, as torch.nn.Linear allows
+    ],
+)
 def test_linear_matches_torch(rng, in_f, out_f, bias, x_shape):
     ours, theirs = paired(nn.Linear(in_f, out_f, bias=bias, **F64), tnn.Linear(in_f, out_f, bias=bias), rng)
     assert_matches_torch(ours, theirs, rng.standard_normal(x_shape), rng)
 
 
-@pytest.mark.parametrize("c_in,c_out,k,stride,padding,bias", [
-    (1, 3, 3, 1, 0, True), (2, 3, 3, 2, 1, False), (3, 2, (3, 2), (2, 1), (1, 0), True), (2, 2, 1, 1, 0, True),
-])
+@pytest.mark.parametrize(
+    "c_in,c_out,k,stride,padding,bias",
+    [
+        (1, 3, 3, 1, 0, True),
+        (2, 3, 3, 2, 1, False),
+        (3, 2, (3, 2), (2, 1), (1, 0), True),
+        (2, 2, 1, 1, 0, True),
+    ],
+)
 def test_conv2d_matches_torch(rng, c_in, c_out, k, stride, padding, bias):
     ours = nn.Conv2d(c_in, c_out, k, stride, padding, bias=bias, **F64)
     ours, theirs = paired(ours, tnn.Conv2d(c_in, c_out, k, stride, padding, bias=bias), rng)
@@ -254,8 +265,14 @@ def test_small_resnet_matches_torch_in_both_modes(rng):
     widths = (4, 8)
     ours = nn.small_resnet(num_classes=5, widths=widths, **F64)
     theirs = tnn.Sequential(
-        tnn.Conv2d(1, 4, 3, 1, 1, bias=False), tnn.BatchNorm2d(4), tnn.ReLU(),
-        BasicBlock(4, 4, 1), BasicBlock(4, 8, 2), tnn.AdaptiveAvgPool2d(1), tnn.Flatten(), tnn.Linear(8, 5),
+        tnn.Conv2d(1, 4, 3, 1, 1, bias=False),
+        tnn.BatchNorm2d(4),
+        tnn.ReLU(),
+        BasicBlock(4, 4, 1),
+        BasicBlock(4, 8, 2),
+        tnn.AdaptiveAvgPool2d(1),
+        tnn.Flatten(),
+        tnn.Linear(8, 5),
     )
     ours, theirs = paired(ours, theirs, rng)
     assert_matches_torch(ours.train(), theirs.train(), rng.standard_normal((3, 1, 8, 8)), rng)
@@ -263,8 +280,9 @@ def test_small_resnet_matches_torch_in_both_modes(rng):
 
 
 def test_backward_accumulates_parameter_gradients_until_zero_grad(rng):
-    model = nn.Sequential(nn.Conv2d(2, 3, 3, rng=0, **F64), nn.BatchNorm2d(3, **F64), nn.Flatten(),
-                          nn.Linear(12, 2, rng=1, **F64))
+    model = nn.Sequential(
+        nn.Conv2d(2, 3, 3, rng=0, **F64), nn.BatchNorm2d(3, **F64), nn.Flatten(), nn.Linear(12, 2, rng=1, **F64)
+    )
     x, dout = rng.standard_normal((2, 2, 4, 4)), rng.standard_normal((2, 2))
     model(x)
     model.backward(dout)
@@ -310,9 +328,13 @@ def test_loss_backward_before_the_loss_is_explained():
 # ----------------------------------------------------------------------------------------- optimisers
 
 OPTIMISERS = [
-    ("SGD", dict(lr=0.1)), ("SGD", dict(lr=0.1, momentum=0.9)), ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
-    ("SGD", dict(lr=0.1, momentum=0.5, weight_decay=0.05)), ("Adagrad", dict(lr=0.1, weight_decay=0.05)),
-    ("RMSprop", dict(lr=0.01, alpha=0.9)), ("Adam", dict(lr=0.01)),
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.1, momentum=0.9)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+    ("SGD", dict(lr=0.1, momentum=0.5, weight_decay=0.05)),
+    ("Adagrad", dict(lr=0.1, weight_decay=0.05)),
+    ("RMSprop", dict(lr=0.01, alpha=0.9)),
+    ("Adam", dict(lr=0.01)),
     ("Adam", dict(lr=0.01, betas=(0.8, 0.95), weight_decay=0.05)),
 ]
 
@@ -364,8 +386,9 @@ class RecordingOptimizer:
 def test_fit_epoch_loss_weights_batches_by_their_size(rng):
     model = nn.Linear(3, 4, rng=0, **F64)
     X, y = rng.standard_normal((10, 3)) * 3, rng.integers(0, 4, 10)  # batches of 4, 4 and 2
-    history = fit(model, nn.CrossEntropyLoss(), RecordingOptimizer(), X, y, epochs=1, batch_size=4, rng=0,
-                  progress=False)
+    history = fit(
+        model, nn.CrossEntropyLoss(), RecordingOptimizer(), X, y, epochs=1, batch_size=4, rng=0, progress=False
+    )
     assert_close(history["loss"][0], nn.CrossEntropyLoss()(model(X), y), "mean loss over the examples")
     assert history["train_acc"] == [accuracy(model, X, y)]
 
@@ -381,15 +404,25 @@ def test_fit_sets_the_scheduled_learning_rate_before_each_epoch(rng):
     X, y = rng.standard_normal((10, 3)), rng.integers(0, 4, 10)
     opt = RecordingOptimizer()
     schedule = cosine(0.1, 4)
-    fit(nn.Linear(3, 4, rng=0, **F64), nn.CrossEntropyLoss(), opt, X, y, epochs=4, batch_size=4, progress=False,
-        lr_schedule=schedule)
+    fit(
+        nn.Linear(3, 4, rng=0, **F64),
+        nn.CrossEntropyLoss(),
+        opt,
+        X,
+        y,
+        epochs=4,
+        batch_size=4,
+        progress=False,
+        lr_schedule=schedule,
+    )
     assert opt.lrs == [float(schedule(epoch)) for epoch in range(4) for _ in range(3)]
 
 
 def test_cosine_schedule_values_match_torch():
     schedule = cosine(0.1, 4)
-    assert [schedule(e) for e in range(5)] == pytest.approx([0.1, 0.1 * (2 + 2**0.5) / 4, 0.05,
-                                                             0.1 * (2 - 2**0.5) / 4, 0.0], abs=1e-15)
+    assert [schedule(e) for e in range(5)] == pytest.approx(
+        [0.1, 0.1 * (2 + 2**0.5) / 4, 0.05, 0.1 * (2 - 2**0.5) / 4, 0.0], abs=1e-15
+    )
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.3)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=7)
     for epoch in range(8):
@@ -401,8 +434,13 @@ def test_cosine_schedule_values_match_torch():
 def small_classifier():
     """Linear, batch norm, dropout: the layers whose behaviour depends on the mode. Fixed seeds, so two calls
     give two identical models."""
-    return nn.Sequential(nn.Linear(4, 8, rng=0, **F64), nn.BatchNorm1d(8, **F64), nn.ReLU(), nn.Dropout(0.2, rng=1),
-                         nn.Linear(8, 3, rng=2, **F64))
+    return nn.Sequential(
+        nn.Linear(4, 8, rng=0, **F64),
+        nn.BatchNorm1d(8, **F64),
+        nn.ReLU(),
+        nn.Dropout(0.2, rng=1),
+        nn.Linear(8, 3, rng=2, **F64),
+    )
 
 
 def negate_and_draw(xb, rng):
@@ -417,8 +455,20 @@ def test_fit_is_the_documented_loop(rng):
     X, y = rng.standard_normal((30, 4)), rng.integers(0, 3, 30)
     X_val, y_val = rng.standard_normal((9, 4)), rng.integers(0, 3, 9)
     model = small_classifier().eval()  # fit must switch it to training mode itself
-    history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.05), X, y, epochs=3,
-                  batch_size=8, rng=0, X_val=X_val, y_val=y_val, progress=False, augment=negate_and_draw)
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optim.Adam(model.parameters(), lr=0.05),
+        X,
+        y,
+        epochs=3,
+        batch_size=8,
+        rng=0,
+        X_val=X_val,
+        y_val=y_val,
+        progress=False,
+        augment=negate_and_draw,
+    )
 
     manual, loss_fn = small_classifier(), nn.CrossEntropyLoss()
     opt, batch_rng = optim.Adam(manual.parameters(), lr=0.05), np.random.default_rng(0)
@@ -471,8 +521,9 @@ def shifted(image, dy, dx):
     """image (C, H, W) moved down by dy and right by dx, zeros coming in: the reference for random_shift."""
     _, h, w = image.shape
     out = np.zeros_like(image)
-    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
-        image[:, max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    out[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = image[
+        :, max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)
+    ]
     return out
 
 
@@ -483,8 +534,12 @@ def test_random_shift_moves_each_image_rigidly_with_zero_fill(rng):
     assert out.shape == X.shape
     shifts = set()
     for image, moved in zip(X, out):
-        matches = [(dy, dx) for dy in range(-m, m + 1) for dx in range(-m, m + 1)
-                   if np.array_equal(shifted(image, dy, dx), moved)]
+        matches = [
+            (dy, dx)
+            for dy in range(-m, m + 1)
+            for dx in range(-m, m + 1)
+            if np.array_equal(shifted(image, dy, dx), moved)
+        ]
         assert len(matches) == 1, matches
         shifts.add(matches[0])
     assert len(shifts) > 1  # different images, different shifts
@@ -527,8 +582,9 @@ def binary_cross_entropy(X, y, w, b):
     return np.mean(np.logaddexp(0, z) - y * z)
 
 
-@pytest.mark.parametrize("fit_gd,loss,lr", [(linear_regression_gd, mse, 0.05),
-                                            (logistic_regression_gd, binary_cross_entropy, 0.5)])
+@pytest.mark.parametrize(
+    "fit_gd,loss,lr", [(linear_regression_gd, mse, 0.05), (logistic_regression_gd, binary_cross_entropy, 0.5)]
+)
 def test_regression_steps_follow_the_finite_difference_gradient(rng, fit_gd, loss, lr):
     X = rng.standard_normal((20, 3))
     y = X @ [1.0, -2.0, 0.5] + 0.3 + 0.1 * rng.standard_normal(20)
@@ -545,8 +601,9 @@ def test_regression_steps_follow_the_finite_difference_gradient(rng, fit_gd, los
 # ------------------------------------------------------------------------------------- conv arithmetic
 
 
-@pytest.mark.parametrize("c_in,c_out,k,bias", [(1, 6, 5, True), (3, 16, 3, True), (6, 4, (3, 1), False),
-                                               (4, 4, 1, True)])
+@pytest.mark.parametrize(
+    "c_in,c_out,k,bias", [(1, 6, 5, True), (3, 16, 3, True), (6, 4, (3, 1), False), (4, 4, 1, True)]
+)
 def test_conv2d_param_count_matches_torch(c_in, c_out, k, bias):
     layer = tnn.Conv2d(c_in, c_out, k, bias=bias)
     assert conv2d_param_count(c_in, c_out, k, bias) == sum(p.numel() for p in layer.parameters())
@@ -572,8 +629,9 @@ def test_lenet5_shape_and_parameter_count():
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     assert sum(p.numel() for p in model.parameters()) == 61_706 == nn.lenet5().num_parameters()
     convs = [m for m in model.modules() if isinstance(m, tnn.Conv2d)]
-    assert sum(conv2d_param_count(c.in_channels, c.out_channels, c.kernel_size) for c in convs) == \
-        sum(p.numel() for c in convs for p in c.parameters())
+    assert sum(conv2d_param_count(c.in_channels, c.out_channels, c.kernel_size) for c in convs) == sum(
+        p.numel() for c in convs for p in c.parameters()
+    )
 
 
 @pytest.mark.parametrize("c_in,c_out,stride", [(4, 4, 1), (4, 8, 2)])
@@ -589,11 +647,24 @@ def test_basic_block_shape_and_parameter_count(c_in, c_out, stride):
 def test_summary_lists_every_layer_of_lenet5(capsys):
     rows = summary(LeNet5(), (1, 1, 28, 28))
     assert [name for name, *_ in rows] == [f"features.{i}" for i in range(6)] + [f"classifier.{i}" for i in range(6)]
-    assert [kind for _, kind, *_ in rows] == ["Conv2d", "ReLU", "MaxPool2d"] * 2 + ["Flatten"] + \
-        ["Linear", "ReLU"] * 2 + ["Linear"]
+    assert [kind for _, kind, *_ in rows] == ["Conv2d", "ReLU", "MaxPool2d"] * 2 + ["Flatten"] + [
+        "Linear",
+        "ReLU",
+    ] * 2 + ["Linear"]
     assert [shape for _, _, shape, _ in rows] == [
-        (1, 6, 28, 28), (1, 6, 28, 28), (1, 6, 14, 14), (1, 16, 10, 10), (1, 16, 10, 10), (1, 16, 5, 5),
-        (1, 400), (1, 120), (1, 120), (1, 84), (1, 84), (1, 10)]
+        (1, 6, 28, 28),
+        (1, 6, 28, 28),
+        (1, 6, 14, 14),
+        (1, 16, 10, 10),
+        (1, 16, 10, 10),
+        (1, 16, 5, 5),
+        (1, 400),
+        (1, 120),
+        (1, 120),
+        (1, 84),
+        (1, 84),
+        (1, 10),
+    ]
     assert [params for *_, params in rows] == [156, 0, 0, 2416, 0, 0, 0, 48120, 0, 10164, 0, 850]
     assert sum(params for *_, params in rows) == 61_706
     lines = capsys.readouterr().out.splitlines()

@@ -1,4 +1,5 @@
 """Every op in dlcourse.functional against torch in float64, forward and backward (1e-6 relative)."""
+
 import numpy as np
 import pytest
 import torch
@@ -18,11 +19,14 @@ def torch_grads(fn, inputs, dout):
     """Gradients of sum(fn(*inputs) * dout) with respect to every input that is a tensor with grad."""
     out = fn(*inputs)
     out.backward(t(dout))
-    return out.detach().numpy(), [x.grad.numpy() if isinstance(x, torch.Tensor) and x.requires_grad else None for x in inputs]
+    return out.detach().numpy(), [
+        x.grad.numpy() if isinstance(x, torch.Tensor) and x.requires_grad else None for x in inputs
+    ]
 
 
-@pytest.mark.parametrize("name,tfn", [("relu", torch.relu), ("sigmoid", torch.sigmoid), ("tanh", torch.tanh),
-                                      ("leaky_relu", TF.leaky_relu)])
+@pytest.mark.parametrize(
+    "name,tfn", [("relu", torch.relu), ("sigmoid", torch.sigmoid), ("tanh", torch.tanh), ("leaky_relu", TF.leaky_relu)]
+)
 def test_activations(rng, name, tfn):
     x = rng.standard_normal((3, 4, 5)) * 3
     x.flat[::7] = 0.0  # the kinks
@@ -137,8 +141,12 @@ def test_conv2d(rng, x_shape, k, stride, padding, with_bias):
     assert (db is None) if not with_bias else relative_error(db, grads[2]) < TOL
 
 
-POOL_CASES = [((2, 3, 8, 8), 2, None, 0), ((2, 2, 7, 9), 3, 2, 1), ((1, 2, 9, 7), (2, 3), (1, 2), (1, 1)),
-              ((2, 1, 6, 6), 3, 1, 0)]
+POOL_CASES = [
+    ((2, 3, 8, 8), 2, None, 0),
+    ((2, 2, 7, 9), 3, 2, 1),
+    ((1, 2, 9, 7), (2, 3), (1, 2), (1, 1)),
+    ((2, 1, 6, 6), 3, 1, 0),
+]
 
 
 @pytest.mark.parametrize("x_shape,k,s,p", POOL_CASES)
@@ -157,7 +165,7 @@ def test_max_pool_ties_go_to_the_first_maximum_like_torch(rng):
     x = rng.integers(0, 2, size=(2, 2, 6, 6)).astype(float)  # many ties
     for k, s in [(2, 2), (3, 1), (3, 2)]:
         dout = rng.standard_normal(TF.max_pool2d(t(x), k, s).shape)
-        _, (dx,) = torch_grads(lambda a: TF.max_pool2d(a, k, s), [t(x, True)], dout)
+        _, (dx,) = torch_grads(lambda a, k=k, s=s: TF.max_pool2d(a, k, s), [t(x, True)], dout)
         assert np.allclose(F.max_pool2d_backward(dout, x, k, s), dx)
 
 
@@ -206,7 +214,9 @@ def test_dropout_matches_torch_given_the_same_mask(rng):
 def test_float32_in_float32_out(rng, op):
     x4 = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
     calls = {
-        "conv2d": lambda: F.conv2d(x4, rng.standard_normal((2, 3, 3, 3)).astype(np.float32), np.zeros(2, np.float32), 2, 1),
+        "conv2d": lambda: F.conv2d(
+            x4, rng.standard_normal((2, 3, 3, 3)).astype(np.float32), np.zeros(2, np.float32), 2, 1
+        ),
         "max_pool2d": lambda: F.max_pool2d(x4, 2),
         "avg_pool2d": lambda: F.avg_pool2d(x4, 3, 1, 1),
         "linear": lambda: F.linear(x4.reshape(2, -1), np.ones((4, 108), np.float32), np.ones(4, np.float32)),

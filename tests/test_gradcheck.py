@@ -1,4 +1,5 @@
 """Analytic backward passes against centred finite differences, and the gradcheck helpers themselves."""
+
 import numpy as np
 import pytest
 
@@ -52,8 +53,13 @@ def test_batch_norm_and_losses_by_finite_differences(rng):
     for analytic, arr in ((dx, x), (dw, w), (db, b)):
         assert relative_error(analytic, numerical_gradient_of_array(f, arr, dout)) < 1e-6
     logits, target = rng.standard_normal((5, 4)), rng.integers(0, 4, 5)
-    assert relative_error(F.cross_entropy_backward(logits, target),
-                          numerical_gradient(lambda: F.cross_entropy(logits, target), logits)) < 1e-6
+    assert (
+        relative_error(
+            F.cross_entropy_backward(logits, target),
+            numerical_gradient(lambda: F.cross_entropy(logits, target), logits),
+        )
+        < 1e-6
+    )
 
 
 def test_check_gradients_prints_a_table_and_fails_a_wrong_gradient(rng, capsys):

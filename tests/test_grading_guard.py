@@ -1,8 +1,9 @@
 """assert_own_work catches delegation to the reference or to torch however it was imported."""
+
 import numpy as np
 import pytest
 
-from dlcourse.grading import DelegationError, assert_own_work
+from dlcourse.feedback.guard import DelegationError, assert_own_work
 
 x = np.random.default_rng(0).standard_normal((1, 2, 5, 5))
 w = np.random.default_rng(1).standard_normal((3, 2, 3, 3))
@@ -50,7 +51,8 @@ def test_reference_assigned_directly_is_caught():
 
 
 def test_naive_and_nn_layers_are_caught():
-    from dlcourse import naive, nn
+    from dlcourse import nn
+    from dlcourse.functional import naive
 
     with pytest.raises(DelegationError):
         assert_own_work(lambda a, b: naive.conv2d(a, b), x, w)
@@ -107,7 +109,7 @@ def test_profiler_is_restored_even_when_the_function_raises():
 
 
 def test_check_exercise_runs_the_guard_on_request():
-    from dlcourse.checks import check_exercise
+    from dlcourse.feedback.checks import check_exercise
     from dlcourse.functional import relu as reference_relu
 
     def relu(x):
@@ -139,11 +141,11 @@ def test_own_generators_pass_whether_written_with_yield_or_returned():
     def batches_yield(X, y, batch_size, rng):
         order = rng.permutation(len(X))
         for start in range(0, len(X), batch_size):
-            yield X[order[start:start + batch_size]], y[order[start:start + batch_size]]
+            yield X[order[start : start + batch_size]], y[order[start : start + batch_size]]
 
     def batches_returned(X, y, batch_size, rng):
         order = rng.permutation(len(X))
-        return ((X[order[s:s + batch_size]], y[order[s:s + batch_size]]) for s in range(0, len(X), batch_size))
+        return ((X[order[s : s + batch_size]], y[order[s : s + batch_size]]) for s in range(0, len(X), batch_size))
 
     data, labels = np.arange(10.0)[:, None], np.arange(10)
     for fn in (batches_yield, batches_returned):

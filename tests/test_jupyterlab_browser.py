@@ -9,6 +9,7 @@ It starts JupyterLab on localhost, opens each lab's model answer (outputs cleare
 that each explorer shows its controls and a figure, moves a slider and checks that the figure changed.
 Screenshots go to $DLCOURSE_SCREENSHOTS (default: the test's temporary folder).
 """
+
 from __future__ import annotations
 
 import os
@@ -22,13 +23,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from course_helpers import LABS, ROOT
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    os.environ.get("DLCOURSE_BROWSER_TESTS") != "1" or not shutil.which("chromium"),
-    reason="browser tests are opt-in: set DLCOURSE_BROWSER_TESTS=1 with chromium and playwright installed",
-)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.environ.get("DLCOURSE_BROWSER_TESTS") != "1" or not shutil.which("chromium"),
+        reason="browser tests are opt-in: set DLCOURSE_BROWSER_TESTS=1 with chromium and playwright installed",
+    ),
+]
 TOKEN = "dlcourse-test"
 
 
@@ -49,9 +52,20 @@ def jupyterlab(tmp_path_factory):
         nbformat.write(nb, work / f"{lab}.ipynb")
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={work}", "--allow-root"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            f"--port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--ServerApp.root_dir={work}",
+            "--allow-root",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:
@@ -71,8 +85,10 @@ def test_explorers_render_and_respond(lab, jupyterlab, tmp_path):
     shots = Path(os.environ.get("DLCOURSE_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+        browser = p.chromium.launch(
+            executable_path=shutil.which("chromium"),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         # A workspace of its own, so that JupyterLab does not reopen the notebooks of the previous test.
         page.goto(f"{jupyterlab}/lab/workspaces/{lab}/tree/{lab}.ipynb?reset&token={TOKEN}")
@@ -82,9 +98,11 @@ def test_explorers_render_and_respond(lab, jupyterlab, tmp_path):
         page.get_by_text("Run All Cells", exact=True).click()
         sliders = page.locator(".widget-slider")
         sliders.first.wait_for(timeout=120_000)
-        page.wait_for_function("document.querySelectorAll('.jp-Cell-inputArea .jp-InputPrompt').length > 0 && "
-                               "![...document.querySelectorAll('.jp-InputPrompt')].some(e => e.textContent.includes('*'))",
-                               timeout=180_000)
+        page.wait_for_function(
+            "document.querySelectorAll('.jp-Cell-inputArea .jp-InputPrompt').length > 0 && "
+            "![...document.querySelectorAll('.jp-InputPrompt')].some(e => e.textContent.includes('*'))",
+            timeout=180_000,
+        )
         explorers = page.locator(".widget-vbox")
         assert explorers.count() >= 1
         for i in range(explorers.count()):

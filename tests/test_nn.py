@@ -1,4 +1,5 @@
 """NumPy layers: gradients by finite differences, optimisers against torch.optim, fitting tiny problems."""
+
 import numpy as np
 import pytest
 import torch
@@ -24,8 +25,12 @@ def _gradcheck_model(model, x, rng):
 
 def test_lenet_style_stack_gradients(rng):
     model = nn.Sequential(
-        nn.Conv2d(1, 2, 3, padding=1, rng=rng, dtype=np.float64), nn.Tanh(), nn.AvgPool2d(2),
-        nn.Conv2d(2, 3, 2, stride=2, rng=rng, dtype=np.float64), nn.Sigmoid(), nn.Flatten(),
+        nn.Conv2d(1, 2, 3, padding=1, rng=rng, dtype=np.float64),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(2, 3, 2, stride=2, rng=rng, dtype=np.float64),
+        nn.Sigmoid(),
+        nn.Flatten(),
         nn.Linear(3 * 2 * 2, 4, rng=rng, dtype=np.float64),
     )
     _gradcheck_model(model, rng.standard_normal((2, 1, 8, 8)), rng)
@@ -57,9 +62,14 @@ def test_eval_mode_turns_off_dropout_and_uses_running_stats(rng):
 
 
 OPTIMIZERS = [
-    ("SGD", dict(lr=0.1)), ("SGD", dict(lr=0.1, momentum=0.9)), ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
-    ("SGD", dict(lr=0.1, momentum=0.5, weight_decay=0.01)), ("Adagrad", dict(lr=0.5)), ("RMSprop", dict(lr=0.01)),
-    ("RMSprop", dict(lr=0.01, alpha=0.9, weight_decay=0.1)), ("Adam", dict(lr=0.05)),
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.1, momentum=0.9)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+    ("SGD", dict(lr=0.1, momentum=0.5, weight_decay=0.01)),
+    ("Adagrad", dict(lr=0.5)),
+    ("RMSprop", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, alpha=0.9, weight_decay=0.1)),
+    ("Adam", dict(lr=0.05)),
     ("Adam", dict(lr=0.05, betas=(0.8, 0.99), weight_decay=0.01)),
 ]
 
@@ -83,21 +93,42 @@ def test_optimizer_matches_torch_over_many_steps(rng, name, kwargs):
 
 def test_mlp_fits_circles_to_near_zero_loss():
     X, y = make_dataset("circles", n=200, noise=0.05, rng=0)
-    model = nn.Sequential(nn.Linear(2, 32, rng=0, dtype=np.float64), nn.ReLU(), nn.Linear(32, 2, rng=1, dtype=np.float64))
-    history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.02), X, y,
-                  epochs=150, batch_size=50, rng=0, progress=False)
+    model = nn.Sequential(
+        nn.Linear(2, 32, rng=0, dtype=np.float64), nn.ReLU(), nn.Linear(32, 2, rng=1, dtype=np.float64)
+    )
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optim.Adam(model.parameters(), lr=0.02),
+        X,
+        y,
+        epochs=150,
+        batch_size=50,
+        rng=0,
+        progress=False,
+    )
     assert history["loss"][-1] < 0.02
     assert accuracy(model, X, y) == 1.0
 
 
+@pytest.mark.slow  # trains two networks: tens of seconds on two cores
 def test_tiny_cnn_and_resnet_memorise_a_few_digits():
     from dlcourse.data import load_digits
 
     X, y, _, _ = load_digits()
     X, y = X[:64], y[:64]
     for model, lr in ((nn.lenet5(rng=0), 3e-3), (nn.small_resnet(widths=(8, 16, 16), rng=0), 1e-2)):
-        history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=lr), X, y,
-                      epochs=40, batch_size=16, rng=0, progress=False)
+        history = fit(
+            model,
+            nn.CrossEntropyLoss(),
+            optim.Adam(model.parameters(), lr=lr),
+            X,
+            y,
+            epochs=40,
+            batch_size=16,
+            rng=0,
+            progress=False,
+        )
         assert history["loss"][-1] < 0.05, type(model)
         assert accuracy(model, X, y) == 1.0
 
@@ -115,14 +146,18 @@ RULE_SETTINGS = [
     ("nesterov", dict(lr=0.05, momentum=0.8), lambda p: torch.optim.SGD([p], lr=0.05, momentum=0.8, nesterov=True)),
     ("adagrad", dict(lr=0.3, eps=1e-6), lambda p: torch.optim.Adagrad([p], lr=0.3, eps=1e-6)),
     ("rmsprop", dict(lr=0.02, alpha=0.9, eps=1e-6), lambda p: torch.optim.RMSprop([p], lr=0.02, alpha=0.9, eps=1e-6)),
-    ("adam", dict(lr=0.05, beta1=0.8, beta2=0.99, eps=1e-6), lambda p: torch.optim.Adam([p], lr=0.05, betas=(0.8, 0.99), eps=1e-6)),
+    (
+        "adam",
+        dict(lr=0.05, beta1=0.8, beta2=0.99, eps=1e-6),
+        lambda p: torch.optim.Adam([p], lr=0.05, betas=(0.8, 0.99), eps=1e-6),
+    ),
 ]
 
 
 @pytest.mark.parametrize("name,hyper,make", RULE_SETTINGS, ids=[s[0] for s in RULE_SETTINGS])
 def test_update_rules_match_torch_optim_over_many_steps(rng, name, hyper, make):
     """Lab 02's reference rules, as pure functions, against torch.optim for 15 steps (1e-6 relative)."""
-    from dlcourse.update_rules import RULES
+    from dlcourse.optim.rules import RULES
 
     p0 = rng.standard_normal((2, 3))
     ours, state = p0.copy(), {}

@@ -1,4 +1,5 @@
 """environment.yml (Binder) and pyproject.toml must ask for the same packages; README and CI must agree."""
+
 import re
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ def _name(requirement: str) -> str:
 def _environment():
     deps, pip = [], []
     text = (ROOT / "environment.yml").read_text()
-    for line in text[text.index("\ndependencies:"):].splitlines():
+    for line in text[text.index("\ndependencies:") :].splitlines():
         m = re.match(r"^  - (\S+)$", line)
         if m and m.group(1) != "pip:":
             deps.append(m.group(1))
@@ -32,7 +33,9 @@ def _environment():
 def test_environment_lists_every_runtime_dependency():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     conda = {_name(d.split("=")[0]) for d in _environment()[0]}
-    wanted = {CONDA_NAMES.get(_name(r), _name(r)) for r in project["dependencies"] + project["optional-dependencies"]["lab"]}
+    wanted = {
+        CONDA_NAMES.get(_name(r), _name(r)) for r in project["dependencies"] + project["optional-dependencies"]["lab"]
+    }
     assert wanted - conda == set(), "add these to environment.yml"
     assert conda - wanted - {"python", "pip"} == set(), "environment.yml asks for packages pyproject.toml does not"
 

@@ -12,6 +12,7 @@
 - ``CapOutput``: no cell keeps more than a few kilobytes of text or one large image, so a print in a loop
   cannot make a 50 MB notebook or feedback page.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,11 +22,10 @@ import time
 from pathlib import Path
 
 from nbformat.notebooknode import NotebookNode, from_dict
-from traitlets import Float, Integer
-
 from nbgrader import utils
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Float, Integer
 
 from .sandbox import Limits, kernel_command, unsandboxed
 
@@ -45,6 +45,7 @@ def answer_sources(nb) -> list[str]:
 
 
 # --- sanitising -------------------------------------------------------------------------------------------
+
 
 class RestoreCells(NbGraderPreprocessor):
     """Rebuild the instructor's cells from the gradebook, whatever the learner did to them."""
@@ -79,8 +80,14 @@ class RestoreCells(NbGraderPreprocessor):
                 self.log.warning("cell %r was missing from the submission: restored", grade_id)
                 cell = self._new_cell(cells[grade_id], points.get(grade_id), grade_id in solutions, grade_id in tasks)
                 before = {name for name in order[:position]}
-                index = max((i + 1 for i, c in enumerate(kept)
-                             if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") in before), default=0)
+                index = max(
+                    (
+                        i + 1
+                        for i, c in enumerate(kept)
+                        if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") in before
+                    ),
+                    default=0,
+                )
                 kept.insert(index, cell)
                 seen.add(grade_id)
         nb.cells = kept
@@ -88,8 +95,14 @@ class RestoreCells(NbGraderPreprocessor):
 
     @staticmethod
     def _metadata(source_cell, points, solution, task) -> dict:
-        meta = {"grade": points is not None, "grade_id": source_cell.name, "locked": bool(source_cell.locked),
-                "solution": bool(solution), "task": bool(task), "schema_version": 3}
+        meta = {
+            "grade": points is not None,
+            "grade_id": source_cell.name,
+            "locked": bool(source_cell.locked),
+            "solution": bool(solution),
+            "task": bool(task),
+            "schema_version": 3,
+        }
         if points is not None:
             meta["points"] = points
         if source_cell.checksum:
@@ -110,8 +123,11 @@ class RestoreCells(NbGraderPreprocessor):
             cell.pop("execution_count", None)
 
     def _new_cell(self, source_cell, points, solution, task):
-        cell = {"cell_type": source_cell.cell_type, "source": source_cell.source,
-                "metadata": {"nbgrader": self._metadata(source_cell, points, solution, task)}}
+        cell = {
+            "cell_type": source_cell.cell_type,
+            "source": source_cell.source,
+            "metadata": {"nbgrader": self._metadata(source_cell, points, solution, task)},
+        }
         if source_cell.cell_type == "code":
             cell.update(outputs=[], execution_count=None)
         return from_dict(cell)
@@ -122,6 +138,7 @@ def _commented(source: str) -> str:
 
 
 # --- running the submission -----------------------------------------------------------------------------
+
 
 def _package_dirs() -> list[str]:
     """Where the dlcourse package's source lives when it is not inside an installed site folder (an editable
@@ -149,8 +166,13 @@ class SandboxedKernelManager(AsyncKernelManager):
     def format_kernel_cmd(self, extra_arguments=None):
         argv = super().format_kernel_cmd(extra_arguments)
         limits = Limits(memory_bytes=self.memory_limit_mb * 2**20, cpu_seconds=self.cpu_limit_seconds)
-        return kernel_command(argv, writable=Path(self._sandbox_cwd), ipc_dir=Path(self._sandbox_dir), limits=limits,
-                              package_dirs=_package_dirs())
+        return kernel_command(
+            argv,
+            writable=Path(self._sandbox_cwd),
+            ipc_dir=Path(self._sandbox_dir),
+            limits=limits,
+            package_dirs=_package_dirs(),
+        )
 
     async def _async_cleanup_resources(self, restart: bool = False):
         await super()._async_cleanup_resources(restart=restart)
@@ -174,6 +196,7 @@ class SandboxedExecute(Execute):
 
 # --- scoring ---------------------------------------------------------------------------------------------
 
+
 class ScoreTests(NbGraderPreprocessor):
     """Score every test cell out of the learner's reach and write the verdict as the cell's output."""
 
@@ -190,8 +213,12 @@ class ScoreTests(NbGraderPreprocessor):
                 continue
             start = time.monotonic()
             verdict = score_test_cell(cell.source, answers, deadline=self.seconds_per_test, limits=limits)
-            self.log.info("%s: %s in %.1f s", cell.metadata.nbgrader["grade_id"],
-                          "passed" if verdict.passed else "failed", time.monotonic() - start)
+            self.log.info(
+                "%s: %s in %.1f s",
+                cell.metadata.nbgrader["grade_id"],
+                "passed" if verdict.passed else "failed",
+                time.monotonic() - start,
+            )
             cell.outputs = verdict_outputs(verdict)
             cell.execution_count = None
         return nb, resources
@@ -203,12 +230,21 @@ def verdict_outputs(verdict) -> list:
         outputs.append(from_dict({"output_type": "stream", "name": "stdout", "text": verdict.printed}))
     if not verdict.passed:
         lines = verdict.message.splitlines() or ["failed"]
-        outputs.append(from_dict({"output_type": "error", "ename": "CheckFailed", "evalue": verdict.message,
-                                  "traceback": [f"\x1b[0;31m\u2718 {lines[0]}\x1b[0m", *lines[1:]]}))
+        outputs.append(
+            from_dict(
+                {
+                    "output_type": "error",
+                    "ename": "CheckFailed",
+                    "evalue": verdict.message,
+                    "traceback": [f"\x1b[0;31m\u2718 {lines[0]}\x1b[0m", *lines[1:]],
+                }
+            )
+        )
     return outputs
 
 
 # --- keeping feedback small ------------------------------------------------------------------------------
+
 
 class CapOutput(NbGraderPreprocessor):
     """Cut each cell's text outputs to max_chars and drop images over max_image_bytes."""
@@ -235,7 +271,13 @@ class CapOutput(NbGraderPreprocessor):
             elif output.output_type in ("display_data", "execute_result"):
                 data = output.get("data", {})
                 for key in list(data):
-                    value = data[key] if isinstance(data[key], str) else "".join(data[key]) if isinstance(data[key], list) else str(data[key])
+                    value = (
+                        data[key]
+                        if isinstance(data[key], str)
+                        else "".join(data[key])
+                        if isinstance(data[key], list)
+                        else str(data[key])
+                    )
                     limit = self.max_image_bytes if key.startswith("image/") else self.max_chars
                     if len(value) > limit:
                         data[key] = value[:limit] if not key.startswith("image/") else ""
@@ -250,6 +292,7 @@ NotebookNode  # re-exported for the config's type hints  # noqa: B018
 
 
 # --- the converter ---------------------------------------------------------------------------------------
+
 
 def _misnamed_notebooks(converter, assignment_id: str, student_id: str) -> tuple[list[str], list[str]]:
     """(submitted notebooks the gradebook does not know, expected notebooks not submitted)."""
@@ -286,8 +329,13 @@ def install_autograde_checks() -> None:
                 self.log.error(
                     "%s submitted %s.ipynb, which is not a notebook of %s (expected: %s). It is NOT graded: rename it "
                     "to the expected name in submitted/%s/%s/ and run autograde again with --force.",
-                    student_id, name, assignment_id, ", ".join(f"{m}.ipynb" for m in missing) or "none missing",
-                    student_id, assignment_id)
+                    student_id,
+                    name,
+                    assignment_id,
+                    ", ".join(f"{m}.ipynb" for m in missing) or "none missing",
+                    student_id,
+                    assignment_id,
+                )
             super().init_assignment(assignment_id, student_id)
 
     autogradeapp.Autograde = CheckedAutograde

@@ -8,6 +8,7 @@ learner's process writes, the grader reads data or an error.
 
 This module runs on both sides and imports nothing but the standard library and NumPy.
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,8 +38,12 @@ def encode(value, depth: int = 0):
         return value if np.isfinite(value) else {"~": "float", "v": repr(value)}
     if isinstance(value, np.ndarray) and value.dtype.kind in _NUMERIC_KINDS and value.dtype.hasobject is False:
         arr = np.ascontiguousarray(value)
-        return {"~": "nd", "dtype": arr.dtype.str, "shape": list(arr.shape),
-                "data": base64.b64encode(arr.tobytes()).decode("ascii")}
+        return {
+            "~": "nd",
+            "dtype": arr.dtype.str,
+            "shape": list(arr.shape),
+            "data": base64.b64encode(arr.tobytes()).decode("ascii"),
+        }
     if isinstance(value, np.generic) and np.dtype(type(value)).kind in _NUMERIC_KINDS:
         return {"~": "np", "v": encode(np.asarray(value), depth + 1)}
     if isinstance(value, tuple):

@@ -7,6 +7,7 @@ each call crosses to the sandbox as plain data and comes back as plain data, or 
 rebuilt from its type name and message. A process that dies, hangs past its deadline or talks nonsense
 fails the call that was under way, never the grader.
 """
+
 from __future__ import annotations
 
 import ast
@@ -22,8 +23,15 @@ from .protocol import ProtocolError, decode, encode, read_message, write_message
 from .sandbox import Limits, worker_command
 
 PACKAGE = Path(__file__).resolve().parents[1]  # the dlcourse folder
-HARNESS_FILES = ("__init__.py", "autograde/__init__.py", "autograde/protocol.py", "autograde/worker.py",
-                 "exercises/runners.py")
+HARNESS_FILES = (
+    "__init__.py",
+    "autograde/__init__.py",
+    "autograde/protocol.py",
+    "autograde/worker.py",
+    "feedback/__init__.py",
+    "feedback/exercises/__init__.py",
+    "feedback/exercises/runners.py",
+)
 
 
 class LearnerProcessError(Exception):
@@ -105,99 +113,21 @@ def build_view(folder: Path, modules=()) -> Path:
         if directory.is_dir() and not (directory / "__init__.py").exists():
             (directory / "__init__.py").write_text("")
     return view
-
-
-class LearnerProcessError(Exception):
-    """The learner's process died, hung, or sent something that is not a well-formed answer."""
-
-    plain = True  # feedback shows the message as it is
-
-
-class LearnerError(Exception):
-    """An exception raised by the learner's code, rebuilt in the grader from its name and message."""
-
-    def __init__(self, type_name: str, message: str, frames=()):
-        super().__init__(f"{type_name}: {message}" if message else type_name)
-        self.type_name, self.message, self.frames = type_name, message, list(frames)
-
-
-def _rebuild(reply: dict) -> BaseException:
-    """The learner's exception as the checker expects to catch it: ValueError and NotImplementedError keep
-    their meaning (an exercise may ask for the first, a blank answer raises the second)."""
-    mro, message = [str(m) for m in reply.get("mro", [])], str(reply.get("message", ""))
-    name = str(reply.get("type", "Exception"))
-    if "NotImplementedError" in mro:
-        return NotImplementedError(message)
-    if "ValueError" in mro:
-        err = ValueError(message)
-        err.learner_type = name
-        return err
-    return LearnerError(name, message, [str(f) for f in reply.get("frames", [])])
-
-
-def _module_closure(modules) -> set[str]:
-    """Files (relative to the package) of the named dlcourse modules and every dlcourse module they import."""
-    files, todo = set(), list(modules)
-    while todo:
-        name = todo.pop()
-        rel = name.split(".", 1)[1].replace(".", "/") if "." in name else ""
-        path = PACKAGE / (rel + ".py")
-        if (PACKAGE / rel).is_dir():
-            path = PACKAGE / rel / "__init__.py"
-        if not path.is_file():
-            raise ValueError(f"no module {name} in {PACKAGE}")
-        key = str(path.relative_to(PACKAGE))
-        if key in files:
-            continue
-        files.add(key)
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level:
-                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                if node.module:
-                    todo.append(f"{base}.{node.module}")
-                else:  # from . import functional: the submodules named, not the package's own __init__
-                    todo += [f"{base}.{a.name}" for a in node.names if _exists(f"{base}.{a.name}")]
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dlcourse"):
-                todo.append(node.module)
-    return files
-
-
-def _exists(name: str) -> bool:
-    rel = name.split(".", 1)[1].replace(".", "/")
-    return (PACKAGE / (rel + ".py")).is_file() or (PACKAGE / rel / "__init__.py").is_file()
-
-
-def build_view(folder: Path, modules=()) -> Path:
-    """A folder holding a minimal ``dlcourse`` package: the harness, plus ``modules`` (an exercise's allowed
-    framework, such as dlcourse.nn) and what they import. Package __init__ files are empty, so importing
-    one part pulls in nothing else."""
-    view = folder / "view"
-    closure = _module_closure(modules)
-    files = set(HARNESS_FILES) | closure
-    for rel in sorted(files):
-        target = view / "dlcourse" / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if rel in HARNESS_FILES and rel.endswith("__init__.py") and rel not in closure:
-            target.write_text("")  # a package level the harness needs, without what its __init__ imports
-        else:
-            shutil.copyfile(PACKAGE / rel, target)
-    for directory in (view / "dlcourse").rglob("*"):
-        if directory.is_dir() and not (directory / "__init__.py").exists():
-            (directory / "__init__.py").write_text("")
-    return view
-
-
-def _keeps_init(rel: str, modules) -> bool:
-    """A package's own __init__ is copied when that package itself was asked for (dlcourse.functional)."""
-    return any(rel == m.split(".", 1)[1].replace(".", "/") + "/__init__.py" for m in modules if "." in m)
 
 
 class LearnerProcess:
     """The learner's answer cells, defined in a sandboxed process, ready to be called."""
 
-    def __init__(self, cells: list[str], *, given: dict | None = None, modules=(), packages=("numpy",),
-                 deadline: float = 60.0, limits: Limits = Limits()):
+    def __init__(
+        self,
+        cells: list[str],
+        *,
+        given: dict | None = None,
+        modules=(),
+        packages=("numpy",),
+        deadline: float = 60.0,
+        limits: Limits | None = None,
+    ):
         """cells: the sources of the learner's answer cells, in notebook order
         given: {"F.conv2d": callable}: helpers the exercise hands to the learner, served from here
         modules: dlcourse modules the learner's code may use (the framework a training exercise builds on)
@@ -209,8 +139,13 @@ class LearnerProcess:
         self.deadline = self.started + deadline
         self._tmp = tempfile.TemporaryDirectory(prefix="dlcourse-grade-")
         view = build_view(Path(self._tmp.name), modules)
-        self._proc = subprocess.Popen(worker_command(view, packages, limits), stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+        self._proc = subprocess.Popen(
+            worker_command(view, packages, limits or Limits()),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.problems: list[str] = []
         self.failure: str | None = None
         try:
@@ -233,8 +168,10 @@ class LearnerProcess:
             left = self.deadline - time.monotonic()
             if left <= 0 or not self._wait_readable(left):
                 self.close()
-                self.failure = (f"your code did not finish within the time limit of {self.deadline - self.started:.0f} s "
-                                "(an endless loop, or far too slow)")
+                self.failure = (
+                    f"your code did not finish within the time limit of {self.deadline - self.started:.0f} s "
+                    "(an endless loop, or far too slow)"
+                )
                 raise LearnerProcessError(self.failure)
             try:
                 message = read_message(self._proc.stdout)
@@ -270,9 +207,13 @@ class LearnerProcess:
         code = self._proc.returncode
         if self.failure:
             return self.failure
-        self.failure = ("your code's process ended unexpectedly"
-                        + (f" (killed by signal {-code}: a crash, or over the memory or CPU limit)" if code and code < 0
-                           else f" (exit status {code}: os._exit or sys.exit in your code?)" if code else ""))
+        self.failure = "your code's process ended unexpectedly" + (
+            f" (killed by signal {-code}: a crash, or over the memory or CPU limit)"
+            if code and code < 0
+            else f" (exit status {code}: os._exit or sys.exit in your code?)"
+            if code
+            else ""
+        )
         return self.failure
 
     # -- what the checker uses -------------------------------------------------------------------------
@@ -321,7 +262,7 @@ class LearnerProcess:
     def __exit__(self, *exc):
         self.close()
 
-    def function(self, name: str) -> "RemoteFunction":
+    def function(self, name: str) -> RemoteFunction:
         return RemoteFunction(self, name)
 
 

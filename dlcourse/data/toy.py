@@ -3,24 +3,18 @@
 Every generator takes an explicit ``rng`` (a numpy Generator, or an int seed) and a ``noise`` level, the
 standard deviation of Gaussian jitter added to each point.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from ..validation import positive_number
+from ..validation import generator, integer, positive_number
 
-
-def _rng(rng):
-    if rng is None or isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(rng)
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy Generator or an int seed, got {type(rng).__name__}")
-    return rng
+_rng = generator
 
 
 def _check(n, noise, minimum=2):
-    if not isinstance(n, (int, np.integer)) or n < minimum:
-        raise ValueError(f"n must be an int of at least {minimum}, got {n!r}")
+    integer(n, "n", minimum)
     if not (isinstance(noise, (int, float)) and noise >= 0):
         raise ValueError(f"noise must be a non-negative number, got {noise!r}")
 
@@ -59,8 +53,7 @@ def make_circles(n=200, noise=0.05, factor=0.5, rng=None):
 def make_spiral(n=300, noise=0.1, classes=2, turns=1.0, rng=None):
     """Interleaved spiral arms, one per class."""
     _check(n, noise, minimum=classes)
-    if not isinstance(classes, (int, np.integer)) or classes < 2:
-        raise ValueError(f"classes must be an int of at least 2, got {classes!r}")
+    integer(classes, "classes", 2)
     positive_number(turns, "turns")
     rng = _rng(rng)
     sizes = [n // classes + (k < n % classes) for k in range(classes)]

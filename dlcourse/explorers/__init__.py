@@ -2,6 +2,7 @@
 
 Tests drive these classes directly; ``dlcourse.widgets`` binds their attributes to ipywidgets controls.
 """
+
 from .convolution import KERNELS, ConvExplorer
 from .learning import SURFACES, LearningRateExplorer, OptimizerRace
 from .neuron import ACTIVATIONS, ActivationExplorer, NeuronExplorer
@@ -9,6 +10,16 @@ from .playground import Playground
 from .pooling import PoolExplorer
 from .regularization import RegularizationExplorer
 
-__all__ = ["ACTIVATIONS", "KERNELS", "SURFACES", "ActivationExplorer", "ConvExplorer", "LearningRateExplorer",
-           "NeuronExplorer", "OptimizerRace", "Playground", "PoolExplorer",
-           "RegularizationExplorer"]
+__all__ = [
+    "ACTIVATIONS",
+    "KERNELS",
+    "SURFACES",
+    "ActivationExplorer",
+    "ConvExplorer",
+    "LearningRateExplorer",
+    "NeuronExplorer",
+    "OptimizerRace",
+    "Playground",
+    "PoolExplorer",
+    "RegularizationExplorer",
+]

@@ -1,9 +1,11 @@
 """Lab 05's convolution explorer: a kernel sliding over a small image, one output value at a time."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from ..viz import new_figure
+from .atomic import all_or_nothing
+from .figures import new_figure
 
 KERNELS = {
     "vertical edge": np.array([[1.0, 0.0, -1.0]] * 3),
@@ -17,8 +19,17 @@ KERNELS = {
 }
 
 # The 6x6 image of the worked example in lab 05.
-EXAMPLE_IMAGE = np.array([[3, 0, 1, 2, 4, 7], [1, 5, 8, 9, 3, 1], [2, 7, 2, 5, 1, 3],
-                          [0, 1, 3, 1, 7, 8], [4, 2, 1, 6, 2, 8], [2, 4, 5, 2, 3, 9]], dtype=float)
+EXAMPLE_IMAGE = np.array(
+    [
+        [3, 0, 1, 2, 4, 7],
+        [1, 5, 8, 9, 3, 1],
+        [2, 7, 2, 5, 1, 3],
+        [0, 1, 3, 1, 7, 8],
+        [4, 2, 1, 6, 2, 8],
+        [2, 4, 5, 2, 3, 9],
+    ],
+    dtype=float,
+)
 
 
 def _int(value, name, minimum):
@@ -42,6 +53,7 @@ class ConvExplorer:
         self.stride, self.padding, self.dilation, self.position = 1, 0, 1, 0
         self.set(kernel=kernel, stride=stride, padding=padding, dilation=dilation, position=position)
 
+    @all_or_nothing
     def set(self, **params):
         for key, value in params.items():
             if key == "kernel":
@@ -72,8 +84,10 @@ class ConvExplorer:
         hp, wp = self.padded().shape
         sh, sw = self.span()
         if sh > hp or sw > wp:
-            return (f"impossible: the {'dilated ' if self.dilation > 1 else ''}kernel spans {sh}x{sw}, more than the "
-                    f"padded input {hp}x{wp}; lower the dilation or add padding")
+            return (
+                f"impossible: the {'dilated ' if self.dilation > 1 else ''}kernel spans {sh}x{sw}, more than the "
+                f"padded input {hp}x{wp}; lower the dilation or add padding"
+            )
         return None
 
     def note(self) -> str | None:
@@ -82,8 +96,10 @@ class ConvExplorer:
             return None
         leftovers = [(n - s) % self.stride for n, s in zip(self.padded().shape, self.span())]
         if any(leftovers):
-            return (f"the stride does not fit: {max(leftovers)} row(s)/column(s) at the bottom or right are never "
-                    f"covered (PyTorch drops them; conv_output_size raises)")
+            return (
+                f"the stride does not fit: {max(leftovers)} row(s)/column(s) at the bottom or right are never "
+                f"covered (PyTorch drops them; conv_output_size raises)"
+            )
         return None
 
     def output_shape(self):
@@ -107,7 +123,11 @@ class ConvExplorer:
             return []
         i, j = self._cell()
         kh, kw = self.kernel.shape
-        return [(i * self.stride + u * self.dilation, j * self.stride + v * self.dilation) for u in range(kh) for v in range(kw)]
+        return [
+            (i * self.stride + u * self.dilation, j * self.stride + v * self.dilation)
+            for u in range(kh)
+            for v in range(kw)
+        ]
 
     def products(self):
         """(input value, weight, product) for each tap of the current window."""
@@ -126,7 +146,10 @@ class ConvExplorer:
         out = np.zeros(shape)
         for u in range(kh):  # one shifted, strided slice per kernel tap
             for v in range(kw):
-                out += self.kernel[u, v] * xp[u * d : u * d + s * (shape[0] - 1) + 1 : s, v * d : v * d + s * (shape[1] - 1) + 1 : s]
+                out += (
+                    self.kernel[u, v]
+                    * xp[u * d : u * d + s * (shape[0] - 1) + 1 : s, v * d : v * d + s * (shape[1] - 1) + 1 : s]
+                )
         return out
 
     def describe(self) -> str:
@@ -134,7 +157,7 @@ class ConvExplorer:
             return self.problem()
         terms = " + ".join(f"{a:g}*{w:g}" for a, w, _ in self.products())
         ho, wo = self.output_shape()
-        text = (f"output {ho}x{wo}, {self.macs()} multiply-adds; value at {self._cell()}: {terms} = {self.value():g}")
+        text = f"output {ho}x{wo}, {self.macs()} multiply-adds; value at {self._cell()}: {terms} = {self.value():g}"
         return text + (f"\nnote: {self.note()}" if self.note() else "")
 
     def figure(self):
@@ -155,8 +178,17 @@ class ConvExplorer:
         ax_k.set_title(f"kernel: {self.kernel_name}", fontsize=9)
         out = self.output()
         if out is None:
-            ax_out.text(0.5, 0.5, self.problem(), ha="center", va="center", wrap=True, fontsize=9, color="tab:red",
-                        transform=ax_out.transAxes)
+            ax_out.text(
+                0.5,
+                0.5,
+                self.problem(),
+                ha="center",
+                va="center",
+                wrap=True,
+                fontsize=9,
+                color="tab:red",
+                transform=ax_out.transAxes,
+            )
         else:
             ax_out.imshow(out, cmap="coolwarm")
             for (r, c), val in np.ndenumerate(out):

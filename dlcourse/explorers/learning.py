@@ -1,10 +1,12 @@
 """Lab 02's explorers: the learning rate on a quadratic, and a race of optimisers on 2-D loss surfaces."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from .. import update_rules as R
-from ..viz import new_figure
+from ..optim import rules as R
+from .atomic import all_or_nothing
+from .figures import new_figure
 
 
 class LearningRateExplorer:
@@ -18,6 +20,7 @@ class LearningRateExplorer:
         self.curvature, self.lr, self.x0, self.steps = 1.0, 0.5, 4.0, 20
         self.set(curvature=curvature, lr=lr, x0=x0, steps=steps)
 
+    @all_or_nothing
     def set(self, **params):
         for key, value in params.items():
             if key in ("curvature", "lr") and not value > 0:
@@ -64,7 +67,9 @@ class LearningRateExplorer:
         ax_t.semilogy(np.arange(len(xs)), np.maximum(np.abs(xs), 1e-300), "o-", ms=3)
         ax_t.set_xlabel("step")
         ax_t.set_ylabel("|x - minimum|")
-        ax_t.set_title(f"factor per step 1 - lr*a = {self.factor():.2f}; limit 2/a = {self.stability_limit():.2f}", fontsize=9)
+        ax_t.set_title(
+            f"factor per step 1 - lr*a = {self.factor():.2f}; limit 2/a = {self.stability_limit():.2f}", fontsize=9
+        )
         fig.suptitle(self.regime(), fontsize=10)
         return fig
 
@@ -95,13 +100,38 @@ class OptimizerRace:
     scaled per coordinate, so they want a different learning rate).
     """
 
-    def __init__(self, surface="ravine", optimizers=("sgd", "momentum", "adam"), lr=0.05, adaptive_lr=0.3,
-                 momentum=0.9, start_x=-4.0, start_y=2.0, steps=60):
+    def __init__(
+        self,
+        surface="ravine",
+        optimizers=("sgd", "momentum", "adam"),
+        lr=0.05,
+        adaptive_lr=0.3,
+        momentum=0.9,
+        start_x=-4.0,
+        start_y=2.0,
+        steps=60,
+    ):
         self.surface, self.optimizers = "ravine", ("sgd",)
-        self.lr, self.adaptive_lr, self.momentum, self.start_x, self.start_y, self.steps = lr, adaptive_lr, momentum, start_x, start_y, steps
-        self.set(surface=surface, optimizers=optimizers, lr=lr, adaptive_lr=adaptive_lr, momentum=momentum,
-                 start_x=start_x, start_y=start_y, steps=steps)
+        self.lr, self.adaptive_lr, self.momentum, self.start_x, self.start_y, self.steps = (
+            lr,
+            adaptive_lr,
+            momentum,
+            start_x,
+            start_y,
+            steps,
+        )
+        self.set(
+            surface=surface,
+            optimizers=optimizers,
+            lr=lr,
+            adaptive_lr=adaptive_lr,
+            momentum=momentum,
+            start_x=start_x,
+            start_y=start_y,
+            steps=steps,
+        )
 
+    @all_or_nothing
     def set(self, **params):
         for key, value in params.items():
             if key == "surface":

@@ -1,4 +1,5 @@
 """Lab 01's explorers: one neuron's decision surface, and an activation function with its derivative."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import functional as F
-from ..viz import grid_over, new_axes, plot_decision_surface
+from .atomic import all_or_nothing
+from .figures import grid_over, new_axes, plot_decision_surface
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class NeuronExplorer:
         self.w1, self.w2, self.b = float(w1), float(w2), float(b)
         self.activation = _activation(activation).name
 
+    @all_or_nothing
     def set(self, **params):
         """Change any of w1, w2, b, activation; unknown names raise ValueError."""
         for key, value in params.items():
@@ -90,8 +93,18 @@ class NeuronExplorer:
         vmin = act.output_range[0] if np.isfinite(act.output_range[0]) else np.min(zz)
         vmax = act.output_range[1] if np.isfinite(act.output_range[1]) else np.max(zz)
         del finite
-        fig = plot_decision_surface(xx, yy, zz, self.X, self.y, ax=ax, levels=(act.threshold,), vmin=vmin, vmax=vmax,
-                                    title=f"{act.name}: accuracy {self.accuracy():.0%}")
+        fig = plot_decision_surface(
+            xx,
+            yy,
+            zz,
+            self.X,
+            self.y,
+            ax=ax,
+            levels=(act.threshold,),
+            vmin=vmin,
+            vmax=vmax,
+            title=f"{act.name}: accuracy {self.accuracy():.0%}",
+        )
         fig.axes[0].set_xlabel(f"$x_1$    boundary: {self.boundary()}")
         return fig
 
@@ -106,6 +119,7 @@ class ActivationExplorer:
         if not self.x_min < self.x_max:
             raise ValueError(f"x_min must be below x_max, got {x_min} and {x_max}")
 
+    @all_or_nothing
     def set(self, **params):
         for key, value in params.items():
             if key not in ("name", "negative_slope", "x_min", "x_max", "point"):
@@ -139,11 +153,16 @@ class ActivationExplorer:
         ax.plot(x, f, label=f"{self.name}(x)", lw=2)
         ax.plot(x, d, label="derivative", lw=2, ls="--")
         flat = np.abs(d) < 0.01
-        ax.fill_between(x, 0, 1, where=flat, transform=ax.get_xaxis_transform(), color="0.85", label="|derivative| < 0.01")
+        ax.fill_between(
+            x, 0, 1, where=flat, transform=ax.get_xaxis_transform(), color="0.85", label="|derivative| < 0.01"
+        )
         fx, dx = self.at_point()
         ax.plot([self.point], [fx], "ko")
         ax.axhline(0, color="0.5", lw=0.5)
         ax.axvline(0, color="0.5", lw=0.5)
-        ax.set_title(f"at x = {self.point:.2f}: f = {fx:.4f}, f' = {dx:.4f}; flat on {self.saturated_fraction():.0%} of the range")
+        ax.set_title(
+            f"at x = {self.point:.2f}: f = {fx:.4f}, f' = {dx:.4f}; "
+            f"flat on {self.saturated_fraction():.0%} of the range"
+        )
         ax.legend(loc="upper left", fontsize=8)
         return fig

@@ -6,19 +6,27 @@ and any rule from ``dlcourse.update_rules``. The linear layers, ReLU and the los
 the learner's own ``linear``, ``linear_backward`` and ``relu_backward`` can drive it; anything not given
 uses the reference in ``dlcourse.functional``.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from .. import functional as F
 from ..data import make_dataset
-from ..update_rules import RULES
-from ..viz import grid_over, new_figure
+from ..optim.rules import RULES
+from ..reference.training import l1_penalty, l1_penalty_grad, l2_penalty, l2_penalty_grad
+from .atomic import all_or_nothing
+from .figures import grid_over, new_figure
 from .neuron import ACTIVATIONS
 
 FEATURES = {
-    "x1": lambda X: X[:, 0], "x2": lambda X: X[:, 1], "x1^2": lambda X: X[:, 0] ** 2, "x2^2": lambda X: X[:, 1] ** 2,
-    "x1*x2": lambda X: X[:, 0] * X[:, 1], "sin(x1)": lambda X: np.sin(X[:, 0]), "sin(x2)": lambda X: np.sin(X[:, 1]),
+    "x1": lambda X: X[:, 0],
+    "x2": lambda X: X[:, 1],
+    "x1^2": lambda X: X[:, 0] ** 2,
+    "x2^2": lambda X: X[:, 1] ** 2,
+    "x1*x2": lambda X: X[:, 0] * X[:, 1],
+    "sin(x1)": lambda X: np.sin(X[:, 0]),
+    "sin(x2)": lambda X: np.sin(X[:, 1]),
 }
 OPS = ("linear", "linear_backward", "relu", "relu_backward", "cross_entropy", "cross_entropy_backward")
 DATA_PARAMS = ("dataset", "noise", "train_ratio", "n_points", "seed")
@@ -27,15 +35,36 @@ TRAIN_PARAMS = ("lr", "regularization", "reg_rate", "optimizer", "dropout", "bat
 
 
 class Playground:
-    def __init__(self, dataset="circles", noise=0.1, train_ratio=0.5, features=("x1", "x2"), hidden=(4, 2),
-                 activation="relu", lr=0.03, regularization="none", reg_rate=0.0, optimizer="sgd", dropout=0.0,
-                 batch_size=10, seed=0, n_points=300, ops=None):
+    def __init__(
+        self,
+        dataset="circles",
+        noise=0.1,
+        train_ratio=0.5,
+        features=("x1", "x2"),
+        hidden=(4, 2),
+        activation="relu",
+        lr=0.03,
+        regularization="none",
+        reg_rate=0.0,
+        optimizer="sgd",
+        dropout=0.0,
+        batch_size=10,
+        seed=0,
+        n_points=300,
+        ops=None,
+    ):
         self.ops = {name: getattr(F, name) for name in OPS}
         unknown = set(ops or {}) - set(OPS)
         if unknown:
             raise ValueError(f"unknown op(s) {sorted(unknown)}; the playground can use {list(OPS)}")
         self.ops.update(ops or {})
-        self.dataset, self.noise, self.train_ratio, self.n_points, self.seed = dataset, noise, train_ratio, n_points, seed
+        self.dataset, self.noise, self.train_ratio, self.n_points, self.seed = (
+            dataset,
+            noise,
+            train_ratio,
+            n_points,
+            seed,
+        )
         self.features, self.hidden, self.activation = tuple(features), tuple(hidden), activation
         self.lr, self.regularization, self.reg_rate = lr, regularization, reg_rate
         self.optimizer, self.dropout, self.batch_size = optimizer, dropout, batch_size
@@ -49,22 +78,36 @@ class Playground:
             (self.dataset in ("circles", "moons", "spiral", "xor", "blobs"), f"unknown dataset {self.dataset!r}"),
             (0 <= self.noise <= 1, f"noise must be in [0, 1], got {self.noise!r}"),
             (0.1 <= self.train_ratio <= 0.9, f"train_ratio must be in [0.1, 0.9], got {self.train_ratio!r}"),
-            (len(self.features) > 0 and set(self.features) <= set(FEATURES),
-             f"features must be a non-empty choice from {list(FEATURES)}, got {self.features!r}"),
-            (all(isinstance(h, (int, np.integer)) and 1 <= h <= 16 for h in self.hidden) and len(self.hidden) <= 4,
-             f"hidden must list at most 4 layer sizes from 1 to 16, got {self.hidden!r}"),
-            (self.activation in ACTIVATIONS and self.activation != "step", f"activation must be one of relu, leaky_relu, tanh, sigmoid, got {self.activation!r}"),
+            (
+                len(self.features) > 0 and set(self.features) <= set(FEATURES),
+                f"features must be a non-empty choice from {list(FEATURES)}, got {self.features!r}",
+            ),
+            (
+                all(isinstance(h, (int, np.integer)) and 1 <= h <= 16 for h in self.hidden) and len(self.hidden) <= 4,
+                f"hidden must list at most 4 layer sizes from 1 to 16, got {self.hidden!r}",
+            ),
+            (
+                self.activation in ACTIVATIONS and self.activation != "step",
+                f"activation must be one of relu, leaky_relu, tanh, sigmoid, got {self.activation!r}",
+            ),
             (self.lr > 0, f"lr must be positive, got {self.lr!r}"),
-            (self.regularization in ("none", "L1", "L2"), f"regularization must be 'none', 'L1' or 'L2', got {self.regularization!r}"),
+            (
+                self.regularization in ("none", "L1", "L2"),
+                f"regularization must be 'none', 'L1' or 'L2', got {self.regularization!r}",
+            ),
             (self.reg_rate >= 0, f"reg_rate must be non-negative, got {self.reg_rate!r}"),
             (self.optimizer in RULES, f"optimizer must be one of {list(RULES)}, got {self.optimizer!r}"),
             (0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout!r}"),
-            (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1, f"batch_size must be a positive int, got {self.batch_size!r}"),
+            (
+                isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1,
+                f"batch_size must be a positive int, got {self.batch_size!r}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
 
+    @all_or_nothing
     def set(self, **params):
         """Change settings. New data or a new architecture restarts training; the others apply from now on."""
         unknown = set(params) - set(DATA_PARAMS + NET_PARAMS + TRAIN_PARAMS)
@@ -75,7 +118,9 @@ class Playground:
                 try:
                     value = tuple(int(v) for v in value.replace(",", " ").split())
                 except ValueError:
-                    raise ValueError(f"hidden layers must be whole numbers separated by commas, got {value!r}") from None
+                    raise ValueError(
+                        f"hidden layers must be whole numbers separated by commas, got {value!r}"
+                    ) from None
             params[key] = tuple(value) if key in ("features", "hidden") else value
         previous = {key: getattr(self, key) for key in params}
         for key, value in params.items():
@@ -152,22 +197,24 @@ class Playground:
                 if mask is not None:
                     dout = F.dropout_backward(dout, mask, self.dropout)
                 dout = self._act_backward(dout, z)
-            dout, grads[2 * i], grads[2 * i + 1] = self.ops["linear_backward"](dout, h, self.params[2 * i], self.params[2 * i + 1])
+            dout, grads[2 * i], grads[2 * i + 1] = self.ops["linear_backward"](
+                dout, h, self.params[2 * i], self.params[2 * i + 1]
+            )
         return grads
 
     def penalty(self):
         weights = self.params[0::2]
         if self.regularization == "L2":
-            return self.reg_rate * sum(float(np.sum(W**2)) for W in weights)
+            return l2_penalty(weights, self.reg_rate)
         if self.regularization == "L1":
-            return self.reg_rate * sum(float(np.sum(np.abs(W))) for W in weights)
+            return l1_penalty(weights, self.reg_rate)
         return 0.0
 
     def _penalty_grad(self, W):
         if self.regularization == "L2":
-            return 2 * self.reg_rate * W
+            return l2_penalty_grad([W], self.reg_rate)[0]
         if self.regularization == "L1":
-            return self.reg_rate * np.sign(W)
+            return l1_penalty_grad([W], self.reg_rate)[0]
         return 0.0
 
     def train(self, epochs=1):
@@ -225,7 +272,10 @@ class Playground:
         xx, yy, zz = self.surface()
         ax_main.contourf(xx, yy, zz, levels=20, cmap="RdBu_r", vmin=0, vmax=1, alpha=0.6)
         ax_main.contour(xx, yy, zz, levels=[0.5], colors="k", linewidths=1)
-        for X, y, style in ((self.X_train, self.y_train, dict(edgecolor="white")), (self.X_test, self.y_test, dict(edgecolor="k", alpha=0.5))):
+        for X, y, style in (
+            (self.X_train, self.y_train, dict(edgecolor="white")),
+            (self.X_test, self.y_test, dict(edgecolor="k", alpha=0.5)),
+        ):
             ax_main.scatter(X[:, 0], X[:, 1], c=np.where(y == 1, "tab:red", "tab:blue"), s=14, linewidth=0.5, **style)
         ax_main.set_title(f"epoch {self.epoch}: test accuracy {self.accuracy():.0%} (test points faded)", fontsize=9)
         self._draw_neurons(fig, outer[1])
@@ -243,19 +293,26 @@ class Playground:
         if not self.hidden:
             ax = fig.add_subplot(cell)
             ax.axis("off")
-            ax.text(0.5, 0.5, "no hidden layer:\na straight line\nin the chosen\nfeatures", ha="center", va="center", fontsize=8)
+            ax.text(
+                0.5,
+                0.5,
+                "no hidden layer:\na straight line\nin the chosen\nfeatures",
+                ha="center",
+                va="center",
+                fontsize=8,
+            )
             return
         _, _, layers = self.neuron_maps()
         rows = min(max(self.hidden), self.MAX_NEURONS_DRAWN)
         grid = cell.subgridspec(rows, len(layers), hspace=0.15, wspace=0.1)
-        for l, maps in enumerate(layers):
+        for column, maps in enumerate(layers):
             for j, m in enumerate(maps[:rows]):
-                ax = fig.add_subplot(grid[j, l])
+                ax = fig.add_subplot(grid[j, column])
                 ax.imshow(m, origin="lower", cmap="RdBu_r")
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if j == 0:
-                    ax.set_title(f"layer {l + 1}", fontsize=8)
+                    ax.set_title(f"layer {column + 1}", fontsize=8)
             not_drawn = len(maps) - rows
             if not_drawn > 0:  # the last axes made is the bottom of this column
                 ax.set_xlabel(f"+{not_drawn} more", fontsize=7)

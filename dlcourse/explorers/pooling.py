@@ -1,14 +1,25 @@
 """Lab 06's pooling explorer: the forward pass and where each output's gradient lands in the input."""
+
 from __future__ import annotations
 
 import numpy as np
 
 from .. import functional as F
-from ..viz import new_figure
+from .atomic import all_or_nothing
+from .figures import new_figure
 
 # A 6x6 input with ties (the two 9s of the top-left window, the 7s and 5s of the last rows).
-EXAMPLE_INPUT = np.array([[1, 9, 2, 4, 0, 3], [9, 3, 5, 1, 8, 2], [0, 2, 6, 6, 1, 4],
-                          [7, 1, 3, 2, 5, 5], [4, 7, 0, 1, 5, 2], [2, 3, 8, 6, 1, 0]], dtype=float)
+EXAMPLE_INPUT = np.array(
+    [
+        [1, 9, 2, 4, 0, 3],
+        [9, 3, 5, 1, 8, 2],
+        [0, 2, 6, 6, 1, 4],
+        [7, 1, 3, 2, 5, 5],
+        [4, 7, 0, 1, 5, 2],
+        [2, 3, 8, 6, 1, 0],
+    ],
+    dtype=float,
+)
 
 
 class PoolExplorer:
@@ -24,6 +35,7 @@ class PoolExplorer:
         self.kind, self.kernel_size, self.stride, self.selected = "max", 2, 2, None
         self.set(kind=kind, kernel_size=kernel_size, stride=stride, selected=selected)
 
+    @all_or_nothing
     def set(self, **params):
         for key, value in params.items():
             if key == "kind":
@@ -42,7 +54,8 @@ class PoolExplorer:
 
     def problem(self) -> str | None:
         if self.kernel_size > min(self.x.shape):
-            return f"impossible: a {self.kernel_size}x{self.kernel_size} window does not fit in a {self.x.shape[0]}x{self.x.shape[1]} input"
+            k, (h, w) = self.kernel_size, self.x.shape
+            return f"impossible: a {k}x{k} window does not fit in a {h}x{w} input"
         return None
 
     def _ops(self):
@@ -77,18 +90,32 @@ class PoolExplorer:
         fig = new_figure((10, 3.6))
         axes = fig.subplots(1, 3)
         out, grad = self.output(), self.routing()
-        panels = [(self.x, "input"), (out, f"{self.kind} pool {self.kernel_size}x{self.kernel_size}, stride {self.stride}"),
-                  (grad, "gradient reaching the input")]
+        panels = [
+            (self.x, "input"),
+            (out, f"{self.kind} pool {self.kernel_size}x{self.kernel_size}, stride {self.stride}"),
+            (grad, "gradient reaching the input"),
+        ]
         for ax, (arr, title) in zip(axes, panels):
             ax.set_xticks([])
             ax.set_yticks([])
             if arr is None:
-                ax.text(0.5, 0.5, self.problem(), ha="center", va="center", wrap=True, color="tab:red", transform=ax.transAxes)
+                ax.text(
+                    0.5,
+                    0.5,
+                    self.problem(),
+                    ha="center",
+                    va="center",
+                    wrap=True,
+                    color="tab:red",
+                    transform=ax.transAxes,
+                )
                 continue
             ax.imshow(arr, cmap="Blues" if arr is not grad else "Oranges")
             for (r, c), val in np.ndenumerate(arr):
                 ax.text(c, r, f"{val:.3g}", ha="center", va="center", fontsize=8)
             ax.set_title(title, fontsize=9)
         chosen = "every output" if self.selected is None else f"output #{self.selected}"
-        fig.suptitle(f"dL/d(output) = 1 at {chosen}; {len(self.receivers())} input entries receive gradient", fontsize=9)
+        fig.suptitle(
+            f"dL/d(output) = 1 at {chosen}; {len(self.receivers())} input entries receive gradient", fontsize=9
+        )
         return fig

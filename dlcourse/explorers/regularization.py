@@ -1,11 +1,14 @@
 """Lab 04's regularisation explorer: capacity, an L2 penalty and dropout against a small noisy training set."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from .. import functional as F, nn, optim
+from .. import functional as F
+from .. import nn, optim
 from ..data import make_moons
-from ..viz import grid_over, new_figure, plot_decision_surface
+from .atomic import all_or_nothing
+from .figures import grid_over, new_figure, plot_decision_surface
 
 
 class RegularizationExplorer:
@@ -23,6 +26,7 @@ class RegularizationExplorer:
         self.X_train, self.y_train, self.X_val, self.y_val = X[:40], y[:40], X[40:], y[40:]
         self._results = {}
 
+    @all_or_nothing
     def set(self, **params):
         for key, value in params.items():
             if key == "width" and (int(value) != value or not 1 <= value <= 256):
@@ -87,11 +91,15 @@ class RegularizationExplorer:
         ax_curve, ax_map = fig.subplots(1, 2)
         ax_curve.plot(h["train"], label="training loss")
         ax_curve.plot(h["val"], label="validation loss")
-        ax_curve.axvline(self.best_epoch(), color="0.6", ls="--", lw=1, label=f"best validation (epoch {self.best_epoch()})")
+        ax_curve.axvline(
+            self.best_epoch(), color="0.6", ls="--", lw=1, label=f"best validation (epoch {self.best_epoch()})"
+        )
         ax_curve.set_yscale("log")
         ax_curve.set_xlabel("epoch")
         ax_curve.legend(fontsize=8)
-        ax_curve.set_title(f"width {self.width}, L2 {self.lam:g}, dropout {self.dropout:g}: gap {self.gap():.2f}", fontsize=9)
+        ax_curve.set_title(
+            f"width {self.width}, L2 {self.lam:g}, dropout {self.dropout:g}: gap {self.gap():.2f}", fontsize=9
+        )
         xx, yy, pts = grid_over(np.vstack([self.X_train, self.X_val]), 80)
         model.eval()
         probs = F.softmax(model(pts), dim=1)[:, 1].reshape(xx.shape)

@@ -3,6 +3,7 @@
 Names, argument order, defaults and layouts (NCHW; conv weights (C_out, C_in, kH, kW); linear weights
 (out_features, in_features)) follow torch so that a result can be compared with torch in one line.
 """
+
 from .activations import (
     leaky_relu,
     leaky_relu_backward,
@@ -31,9 +32,36 @@ from .pooling import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_bac
 from .windows import output_size
 
 __all__ = [
-    "avg_pool2d", "avg_pool2d_backward", "batch_norm", "batch_norm_backward", "conv2d", "conv2d_backward",
-    "cross_entropy", "cross_entropy_backward", "dropout", "dropout_backward", "dropout_mask", "im2col",
-    "leaky_relu", "leaky_relu_backward", "linear", "linear_backward", "log_softmax", "max_pool2d",
-    "max_pool2d_backward", "mse_loss", "mse_loss_backward", "output_size", "pad2d", "relu", "relu_backward",
-    "sigmoid", "sigmoid_backward", "softmax", "step", "step_backward", "tanh", "tanh_backward",
+    "avg_pool2d",
+    "avg_pool2d_backward",
+    "batch_norm",
+    "batch_norm_backward",
+    "conv2d",
+    "conv2d_backward",
+    "cross_entropy",
+    "cross_entropy_backward",
+    "dropout",
+    "dropout_backward",
+    "dropout_mask",
+    "im2col",
+    "leaky_relu",
+    "leaky_relu_backward",
+    "linear",
+    "linear_backward",
+    "log_softmax",
+    "max_pool2d",
+    "max_pool2d_backward",
+    "mse_loss",
+    "mse_loss_backward",
+    "output_size",
+    "pad2d",
+    "relu",
+    "relu_backward",
+    "sigmoid",
+    "sigmoid_backward",
+    "softmax",
+    "step",
+    "step_backward",
+    "tanh",
+    "tanh_backward",
 ]

@@ -3,6 +3,7 @@
 A backward pass returns dout times the local derivative, so ``relu_backward(np.ones_like(x), x)`` is the
 derivative itself. At the kink of relu and leaky_relu (x == 0) we use the left derivative, as torch does.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -11,6 +11,7 @@ contiguous memory). The backward pass adds the same slices back, which is col2im
 Strided convolutions gather their windows with a strided view instead. ``im2col`` keeps the textbook
 per-image layout for the labs.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -161,8 +162,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     dtype = result_dtype(x, weight, bias)
     plan = _Grid(x.shape, weight.shape[2:], stride, padding, out_hw)
     cols = plan.columns(plan.to_grid(x.astype(dtype, copy=False)))
-    out = np.matmul(weight.reshape(weight.shape[0], -1).astype(dtype, copy=False), cols,
-                    out=scratch("product", (weight.shape[0], cols.shape[1]), dtype))
+    out = np.matmul(
+        weight.reshape(weight.shape[0], -1).astype(dtype, copy=False),
+        cols,
+        out=scratch("product", (weight.shape[0], cols.shape[1]), dtype),
+    )
     if bias is not None:
         out += bias.astype(dtype, copy=False)[:, None]
     return plan.outputs(out)
@@ -185,8 +189,11 @@ def conv2d_backward(dout, x, weight, bias=None, stride=1, padding=0):
     cols = plan.columns(plan.to_grid(x.astype(dtype, copy=False)))
     dout_mat = plan.adjoint_outputs(dout.astype(dtype, copy=False))  # (C_out, M)
     dweight = (dout_mat @ cols.T).reshape(weight.shape)
-    dcols = np.matmul(weight.reshape(weight.shape[0], -1).astype(dtype, copy=False).T, dout_mat,
-                      out=scratch("product", cols.shape, dtype))
+    dcols = np.matmul(
+        weight.reshape(weight.shape[0], -1).astype(dtype, copy=False).T,
+        dout_mat,
+        out=scratch("product", cols.shape, dtype),
+    )
     dx = plan.from_grid(plan.fold_columns(dcols))
     dbias = dout.sum(axis=(0, 2, 3), dtype=dtype) if bias is not None else None
     return dx, dweight, dbias

@@ -4,19 +4,18 @@ Scaling at training time keeps every activation's expected value unchanged, so e
 rescaling. With no autograd to remember the mask, the mask is explicit: draw it with ``dropout_mask``
 (or let ``dropout`` draw it from ``rng``) and hand the same mask to ``dropout_backward``.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from ..validation import as_float_array, probability
+from ..validation import as_float_array, generator, probability
 
 
 def dropout_mask(shape, p=0.5, rng=None):
     """Boolean keep-mask of the given shape: True with probability 1 - p."""
     probability(p, "p")
-    rng = np.random.default_rng() if rng is None else rng
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+    rng = generator(rng)
     return rng.random(shape) >= p
 
 

@@ -1,4 +1,5 @@
 """The fully connected layer y = x W^T + b and its backward pass."""
+
 from __future__ import annotations
 
 from ..validation import as_float_array, result_dtype, vector
@@ -8,7 +9,7 @@ def _check_linear_args(x, weight, bias):
     x = as_float_array(x, "x")
     weight = as_float_array(weight, "weight", ndim=2)
     if x.ndim < 1:
-        raise ValueError(f"x must have at least 1 dimension (..., in_features), got a scalar")
+        raise ValueError("x must have at least 1 dimension (..., in_features), got a scalar")
     if x.shape[-1] != weight.shape[1]:
         raise ValueError(
             f"feature mismatch: x has {x.shape[-1]} features (shape {x.shape}) but weight expects "

@@ -3,6 +3,7 @@
 Everything here is stable for logits of any size: softmax subtracts the row maximum before exp, and
 log_softmax uses the log-sum-exp identity instead of taking the log of a softmax that may be 0.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +13,9 @@ from ..validation import as_float_array, class_targets, same_shape
 
 def _axis(x: np.ndarray, dim: int) -> int:
     if not isinstance(dim, (int, np.integer)) or not -x.ndim <= dim < x.ndim:
-        raise ValueError(f"dim must be an int in [{-x.ndim}, {x.ndim - 1}] for an input of shape {x.shape}, got {dim!r}")
+        raise ValueError(
+            f"dim must be an int in [{-x.ndim}, {x.ndim - 1}] for an input of shape {x.shape}, got {dim!r}"
+        )
     return int(dim)
 
 

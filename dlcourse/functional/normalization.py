@@ -6,6 +6,7 @@ running = (1 - momentum) * running + momentum * batch_stat, using the *unbiased*
 In eval mode the running statistics normalise and nothing is updated. Channels are axis 1: x is (N, C) or
 (N, C, H, W).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,20 +34,27 @@ def _check_bn_args(x, running_mean, running_var, weight, bias, training, eps):
             stats.append(None)
             continue
         if not isinstance(v, np.ndarray) or v.shape != (c,) or not np.issubdtype(v.dtype, np.floating):
-            raise ValueError(f"{name} must be a float NumPy array of shape ({c},), one entry per channel, got {getattr(v, 'shape', type(v).__name__)}")
+            raise ValueError(
+                f"{name} must be a float NumPy array of shape ({c},), one entry per channel, "
+                f"got {getattr(v, 'shape', type(v).__name__)}"
+            )
         stats.append(v)
     weight = vector(weight, "weight", c, of="channel") if weight is not None else None
     bias = vector(bias, "bias", c, of="channel") if bias is not None else None
     if training:
         count = x.size // c
         if count < 2:
-            raise ValueError(f"training mode needs more than one value per channel to estimate a variance, got x of shape {x.shape}")
+            raise ValueError(
+                f"training mode needs more than one value per channel to estimate a variance, got x of shape {x.shape}"
+            )
     return x, stats[0], stats[1], weight, bias
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """x: (N, C) or (N, C, H, W); running_mean, running_var, weight, bias: (C,). returns: like x."""
-    x, running_mean, running_var, weight, bias = _check_bn_args(x, running_mean, running_var, weight, bias, training, eps)
+    x, running_mean, running_var, weight, bias = _check_bn_args(
+        x, running_mean, running_var, weight, bias, training, eps
+    )
     probability(momentum, "momentum")
     axes = _reduce_axes(x)
     if training:
@@ -75,7 +83,9 @@ def batch_norm_backward(dout, x, running_mean, running_var, weight=None, bias=No
     In training mode the batch mean and variance depend on x, which adds two terms to dx:
     dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sqrt(var + eps), with g = dout * weight.
     """
-    x, running_mean, running_var, weight, bias = _check_bn_args(x, running_mean, running_var, weight, bias, training, eps)
+    x, running_mean, running_var, weight, bias = _check_bn_args(
+        x, running_mean, running_var, weight, bias, training, eps
+    )
     dout = as_float_array(dout, "dout")
     if dout.shape != x.shape:
         raise ValueError(f"dout must have the shape of x {x.shape}, got {dout.shape}")

@@ -4,6 +4,7 @@ Defaults follow ``torch.nn.functional``: stride defaults to the kernel size, max
 average pooling pads with zeros and counts them (``count_include_pad=True``). Where several entries of a
 window tie for the maximum, the gradient goes to the first one in row-major order, as in torch.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,6 +6,7 @@ conv2d with the same few shapes over and over, so each thread keeps its most rec
 role, shape and dtype, up to a byte budget; anything larger is allocated normally. Buffers never leave
 this package: results handed to the caller are always fresh arrays.
 """
+
 from __future__ import annotations
 
 import threading

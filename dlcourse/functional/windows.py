@@ -4,6 +4,7 @@
 adjoint: it adds per-window values back onto the image, summing where windows overlap. Both loop over
 kernel offsets only (kH * kW iterations at most), never over pixels.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,9 +46,7 @@ def sliding_windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, 
     ho = (hp - kh) // sh + 1
     wo = (wp - kw) // sw + 1
     s0, s1, s2, s3 = xp.strides
-    return as_strided(
-        xp, shape=(n, c, kh, kw, ho, wo), strides=(s0, s1, s2, s3, s2 * sh, s3 * sw), writeable=False
-    )
+    return as_strided(xp, shape=(n, c, kh, kw, ho, wo), strides=(s0, s1, s2, s3, s2 * sh, s3 * sw), writeable=False)
 
 
 def fold_windows(cols: np.ndarray, padded_shape: tuple[int, ...], stride: tuple[int, int]) -> np.ndarray:

@@ -1,16 +1,18 @@
-"""The graded exercises: for each, the reference, the test cases and the known mistakes.
+"""What an exercise is: its reference, its test cases, how to call it, and its known mistakes."""
 
-``EXERCISES[name]`` is what ``dlcourse.checks.check_exercise(name, fn)`` runs. Cases are drawn from an
-``rng`` so visible tests (a fixed seed) and hidden tests (fresh draws, more and harder cases) share one
-definition. Each case is chosen to expose a bug: strides that do not divide evenly, asymmetric padding,
-ties in max pooling, logits of +-1000 and so on.
-"""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from ..mistakes import MISTAKES, Mistake
+from ..mistakes import CATALOGUE, Mistake
+
+__all__ = ["Case", "Exercise", "Mistake", "known"]
+
+
+def known(name: str) -> list[Mistake]:
+    """The catalogued mistakes of exercise ``name`` (dlcourse.feedback.mistakes.CATALOGUE)."""
+    return list(CATALOGUE.get(name, []))
 
 
 @dataclass
@@ -29,7 +31,7 @@ class Exercise:
     atol: float = 1e-7
     mutates: tuple[str, ...] = ()  # arguments the function is meant to change in place
     runner: str | None = None  # name of a function in .runners: (fn, kwargs) -> result or dict of named results
-    extra_mistakes: list[Mistake] = field(default_factory=list)
+    mistakes: list[Mistake] = field(default_factory=list)  # known wrong answers: known(name) + the module's own
     speed_case: Callable | None = None  # rng -> kwargs of a larger input, for check_speed
     speed_hint: str = ""
     gradient_of: tuple | None = None  # (forward function, names of the inputs it is differentiated by)
@@ -41,26 +43,9 @@ class Exercise:
     packages: tuple[str, ...] = ("numpy",)
     given: tuple[str, ...] = ()  # helpers the learner's function may call, as the lab names them ("F.conv2d")
 
-    @property
-    def mistakes(self) -> list[Mistake]:
-        return MISTAKES.get(self.name, []) + self.extra_mistakes
-
     def run(self, fn, kwargs):
         if self.runner is None:
             return fn(**kwargs)
         from . import runners
 
         return getattr(runners, self.runner)(fn, kwargs)
-
-
-EXERCISES: dict[str, Exercise] = {}
-
-
-def register(exercise: Exercise) -> Exercise:
-    if exercise.name in EXERCISES:
-        raise ValueError(f"exercise {exercise.name!r} registered twice")
-    EXERCISES[exercise.name] = exercise
-    return exercise
-
-
-from . import backprop, conv, learning, neuron, ops, training  # noqa: E402,F401  (registers the exercises)

@@ -6,6 +6,7 @@ implementation exists, so this module imports NumPy alone (the training-loop run
 framework, which that exercise hands to the learner). The same runners run the reference and the catalogued
 mistakes in the grader, so both sides are called in exactly the same way.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,9 +14,11 @@ import numpy as np
 
 def batches(fn, kwargs):
     got = list(fn(kwargs["X"], kwargs["y"], kwargs["batch_size"], rng=np.random.default_rng(kwargs["seed"])))
-    return {"X in batch order": np.concatenate([b[0] for b in got]),
-            "y in batch order": np.concatenate([b[1] for b in got]),
-            "batch sizes": np.array([len(b[1]) for b in got])}
+    return {
+        "X in batch order": np.concatenate([b[0] for b in got]),
+        "y in batch order": np.concatenate([b[1] for b in got]),
+        "batch sizes": np.array([len(b[1]) for b in got]),
+    }
 
 
 def split(fn, kwargs):
@@ -26,8 +29,9 @@ def split(fn, kwargs):
 def penalty_grad(fn, kwargs):
     grads = fn(kwargs["weights"], kwargs["lam"])
     if not isinstance(grads, (list, tuple)) or len(grads) != len(kwargs["weights"]):
-        raise TypeError(f"return a list with one gradient per weight array ({len(kwargs['weights'])}), "
-                        f"got {type(grads).__name__}")
+        raise TypeError(
+            f"return a list with one gradient per weight array ({len(kwargs['weights'])}), got {type(grads).__name__}"
+        )
     return {f"gradient of weights[{i}]": g for i, g in enumerate(grads)}
 
 
@@ -35,17 +39,27 @@ def epoch_model(seed):
     """The small network, loss and optimiser that the training-epoch exercise hands to the learner."""
     from dlcourse import nn, optim
 
-    model = nn.Sequential(nn.Linear(4, 6, rng=seed, dtype=np.float64), nn.ReLU(),
-                          nn.Linear(6, 3, rng=seed + 1, dtype=np.float64))
+    model = nn.Sequential(
+        nn.Linear(4, 6, rng=seed, dtype=np.float64), nn.ReLU(), nn.Linear(6, 3, rng=seed + 1, dtype=np.float64)
+    )
     return model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 
 
 def epoch(fn, kwargs):
     model, loss_fn, optimizer = epoch_model(kwargs["seed"])
-    loss = fn(model, loss_fn, optimizer, kwargs["X"], kwargs["y"], kwargs["batch_size"],
-              rng=np.random.default_rng(kwargs["seed"]))
-    return {"returned mean loss": loss,
-            **{f"parameter {i} after the epoch": p.data for i, p in enumerate(model.parameters())}}
+    loss = fn(
+        model,
+        loss_fn,
+        optimizer,
+        kwargs["X"],
+        kwargs["y"],
+        kwargs["batch_size"],
+        rng=np.random.default_rng(kwargs["seed"]),
+    )
+    return {
+        "returned mean loss": loss,
+        **{f"parameter {i} after the epoch": p.data for i, p in enumerate(model.parameters())},
+    }
 
 
 # Scalar functions of an array x, each with fixed coefficients, for the numerical-gradient exercise.

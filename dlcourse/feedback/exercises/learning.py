@@ -1,10 +1,12 @@
 """Test cases for lab 02: gradient descent on linear regression and the optimiser update rules."""
+
 from __future__ import annotations
 
-import numpy as np
+from ...optim import rules as R
+from ...reference import regression
+from .base import Case, Exercise, known
 
-from .. import regression, update_rules as R
-from . import Case, Exercise, register
+EXERCISES: list[Exercise] = []  # this module's exercises, in the order the labs meet them
 
 # Each rule's hyper-parameters in the cases: defaults first, then others that expose bugs.
 _HYPER = {
@@ -13,7 +15,10 @@ _HYPER = {
     "nesterov_update": [{"lr": 0.05, "momentum": 0.9}, {"lr": 0.1, "momentum": 0.5}],
     "adagrad_update": [{"lr": 0.5, "eps": 1e-10}, {"lr": 0.1, "eps": 1e-3}],
     "rmsprop_update": [{"lr": 0.01, "alpha": 0.99, "eps": 1e-8}, {"lr": 0.05, "alpha": 0.9, "eps": 1e-3}],
-    "adam_update": [{"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}, {"lr": 0.1, "beta1": 0.5, "beta2": 0.9, "eps": 1e-3}],
+    "adam_update": [
+        {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+        {"lr": 0.1, "beta1": 0.5, "beta2": 0.9, "eps": 1e-3},
+    ],
 }
 
 
@@ -22,17 +27,33 @@ def _trajectory_cases(name):
         out = []
         for hyper in _HYPER[name] * (2 if hidden else 1):
             shape = (3,) if not out else (2, 3)
-            out.append(Case({"param": rng.standard_normal(shape), "grads": [rng.standard_normal(shape) for _ in range(12)],
-                             "hyper": hyper}, "12 steps"))
+            out.append(
+                Case(
+                    {
+                        "param": rng.standard_normal(shape),
+                        "grads": [rng.standard_normal(shape) for _ in range(12)],
+                        "hyper": hyper,
+                    },
+                    "12 steps",
+                )
+            )
         return out
+
     return cases
 
 
-
-
 for _name, _rule in R.RULES.items():
-    register(Exercise(f"{_name}_update", _rule, _trajectory_cases(f"{_name}_update"), runner="trajectory",
-                      output_names=("parameter after each step",), rtol=1e-6))
+    EXERCISES.append(
+        Exercise(
+            f"{_name}_update",
+            _rule,
+            _trajectory_cases(f"{_name}_update"),
+            runner="trajectory",
+            output_names=("parameter after each step",),
+            rtol=1e-6,
+            mistakes=known(f"{_name}_update"),
+        )
+    )
 
 
 def _regression_cases(rng, hidden):
@@ -44,4 +65,12 @@ def _regression_cases(rng, hidden):
     return cases
 
 
-register(Exercise("linear_regression_gd", regression.linear_regression_gd, _regression_cases, output_names=("w", "b", "losses")))
+EXERCISES.append(
+    Exercise(
+        "linear_regression_gd",
+        regression.linear_regression_gd,
+        _regression_cases,
+        output_names=("w", "b", "losses"),
+        mistakes=known("linear_regression_gd"),
+    )
+)

@@ -4,17 +4,14 @@ These are the second oracle in the tests and the versions the labs explain; they
 over every output pixel) and share their signatures with ``dlcourse.functional``. Inputs are validated
 by the fast versions' own checks, so both raise the same errors.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from .functional.conv import _check_conv_args
-from .functional.pooling import _check_pool_args
-
-
-def _pad(x, padding, value=0.0):
-    ph, pw = padding
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+from .conv import _check_conv_args
+from .pooling import _check_pool_args
+from .windows import pad2d as _pad  # the one padding helper: (x, (pH, pW), value)
 
 
 def correlate2d(image, kernel, stride=1):
@@ -22,7 +19,9 @@ def correlate2d(image, kernel, stride=1):
 
     image: (H, W); kernel: (kH, kW); stride: an int or a pair. returns: (H_out, W_out)
     """
-    x, w, _, (sh, sw), _, (ho, wo) = _check_conv_args(np.asarray(image)[None, None], np.asarray(kernel)[None, None], None, stride, 0)
+    x, w, _, (sh, sw), _, (ho, wo) = _check_conv_args(
+        np.asarray(image)[None, None], np.asarray(kernel)[None, None], None, stride, 0
+    )
     image, kernel = x[0, 0], w[0, 0]
     kh, kw = kernel.shape
     out = np.zeros((ho, wo), dtype=np.result_type(image, kernel))

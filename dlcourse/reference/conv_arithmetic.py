@@ -1,9 +1,10 @@
 """Sizes and costs of convolution layers: output size, parameter count, multiply-adds."""
+
 from __future__ import annotations
 
 from numbers import Integral
 
-from .validation import pair
+from ..validation import pair
 
 
 def _positive_int(value, name, minimum=1):
@@ -26,7 +27,9 @@ def conv_output_size(n, kernel_size, stride=1, padding=0):
     padding = _positive_int(padding, "padding", minimum=0)
     span = n + 2 * padding - kernel_size
     if span < 0:
-        raise ValueError(f"kernel_size {kernel_size} is larger than the padded input {n} + 2*{padding} = {n + 2 * padding}")
+        raise ValueError(
+            f"kernel_size {kernel_size} is larger than the padded input {n} + 2*{padding} = {n + 2 * padding}"
+        )
     if span % stride:
         raise ValueError(
             f"stride {stride} does not fit: (n + 2P - F) = ({n} + 2*{padding} - {kernel_size}) = {span} is not a "

@@ -6,15 +6,16 @@ message naming what was called. Watching the code that runs, rather than the nam
 catches every way of importing: ``from dlcourse.functional import conv2d as c`` binds the function
 object itself, which patching ``dlcourse.functional.conv2d`` would not see.
 """
+
 from __future__ import annotations
 
 import sys
-from typing import Iterable
+from collections.abc import Iterable
 
 FORBIDDEN = ("dlcourse", "torch", "scipy.signal", "scipy.ndimage", "tensorflow", "jax", "sklearn", "keras")
 # The exercises' own harness (cases, runners, the functions an exercise hands to the learner, such as the f
 # of a numerical-gradient exercise) may run inside the learner's function: it holds no reference answer.
-EXEMPT = ("dlcourse.exercises",)
+EXEMPT = ("dlcourse.feedback.exercises",)
 
 
 class DelegationError(AssertionError):
@@ -34,8 +35,15 @@ def _matches(module: str, prefixes: Iterable[str]) -> bool:
     return any(inside(p) for p in prefixes) and not any(inside(p) for p in EXEMPT)
 
 
-def assert_own_work(fn, *args, forbidden: Iterable[str] = FORBIDDEN, allowed: Iterable = (), name: str | None = None,
-                    target=None, **kwargs):
+def assert_own_work(
+    fn,
+    *args,
+    forbidden: Iterable[str] = FORBIDDEN,
+    allowed: Iterable = (),
+    name: str | None = None,
+    target=None,
+    **kwargs,
+):
     """Call fn(*args, **kwargs); fail with DelegationError if the learner's function runs forbidden code.
 
     target: the learner's function, when fn is a harness that calls it (default: fn itself). Only code that

@@ -1,10 +1,11 @@
 """A single artificial neuron and the perceptron learning rule (Rosenblatt, 1958): lab 01's reference."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from .functional import step
-from .validation import as_float_array, positive_number
+from ..functional import step
+from ..validation import as_float_array, integer, positive_number
 
 
 def _check_neuron_args(x, w):
@@ -53,8 +54,7 @@ def train_perceptron(X, y, lr=1.0, epochs=20):
     y = np.asarray(y)
     if y.shape != (X.shape[0],) or not np.isin(y, (0, 1)).all():
         raise ValueError(f"y must hold one label 0 or 1 per row of X, shape ({X.shape[0]},), got {y.shape}")
-    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    integer(epochs, "epochs")
     w, b = np.zeros(X.shape[1]), 0.0
     mistakes = []
     for _ in range(epochs):

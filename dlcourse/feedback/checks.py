@@ -5,6 +5,7 @@ mismatch it raises ``CheckFailed`` (an ``AssertionError``, so nbgrader counts th
 message gives the inputs, the shape or the entries that differ, the largest relative error and, when the
 learner's result equals a known bug's result, a hint that names the bug.
 """
+
 from __future__ import annotations
 
 import copy
@@ -57,6 +58,7 @@ def _own_frames(err: BaseException) -> list[str]:
 
 
 # --- comparing two results -----------------------------------------------------------------------------
+
 
 def _as_array(value):
     if hasattr(value, "detach") and hasattr(value, "numpy"):
@@ -116,9 +118,7 @@ def differences(actual, expected, *, rtol: float = 1e-5, atol: float = 1e-7) -> 
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = np.abs(act - exp) / np.maximum(np.abs(act) + np.abs(exp), 1e-12)
     rel = np.where(np.isfinite(rel), rel, 1.0)
-    problems.append(
-        f"{int(bad.sum())} of {bad.size} entries differ (max relative error {float(rel.max()):.2e})"
-    )
+    problems.append(f"{int(bad.sum())} of {bad.size} entries differ (max relative error {float(rel.max()):.2e})")
     shown = [tuple(int(i) for i in row) for row in idx[:3]]
     for where in shown:
         where_str = "[" + ", ".join(map(str, where)) + "]" if where else "(the value)"
@@ -127,7 +127,9 @@ def differences(actual, expected, *, rtol: float = 1e-5, atol: float = 1e-7) -> 
     if finite.any():
         ratio = act[finite] / exp[finite]
         if np.allclose(ratio, ratio.flat[0], rtol=1e-6) and not np.isclose(ratio.flat[0], 1):
-            problems.append(f"hint: your result is the reference times {_fmt(ratio.flat[0])}: a missing or extra factor?")
+            problems.append(
+                f"hint: your result is the reference times {_fmt(ratio.flat[0])}: a missing or extra factor?"
+            )
     return problems
 
 
@@ -153,6 +155,7 @@ def _compare_outcomes(exercise: Exercise, actual: dict, expected: dict) -> dict[
 
 # --- running a learner's function ----------------------------------------------------------------------
 
+
 def _describe(case: Case) -> str:
     parts = []
     for k, v in case.kwargs.items():
@@ -174,26 +177,66 @@ def _run(fn, exercise: Exercise, case: Case):
         warnings.simplefilter("ignore")
         outcome = exercise.run(fn, kwargs)
     changed = [
-        k for k, v in before.items()
+        k
+        for k, v in before.items()
         if isinstance(v, np.ndarray) and k not in exercise.mutates and not np.array_equal(v, kwargs[k], equal_nan=True)
     ]
     return _named_outcome(exercise, outcome) if not isinstance(outcome, dict) else outcome, changed
 
 
-def _matching_mistake(exercise: Exercise, case: Case, actual: dict, expected: dict | None) -> str | None:
+def _outcome_or_error(fn, exercise: Exercise, case: Case):
+    """fn's outcome on case, or the name of the exception it raised (so that two failures can be compared)."""
+    try:
+        return _run(fn, exercise, case)[0]
+    except Exception as err:  # noqa: BLE001
+        return type(err).__name__
+
+
+def _same(exercise: Exercise, a, b) -> bool:
+    if isinstance(a, str) or isinstance(b, str):  # exception names
+        return a == b
+    return not _compare_outcomes(exercise, a, b)
+
+
+def _matching_mistake(
+    exercise: Exercise, case: Case, actual: dict, expected: dict | None, fn=None, others=()
+) -> str | None:
     """The hint of a known mistake whose result on this case equals the learner's (expected None: the
-    reference raised, so any mistake that returns the learner's result matches)."""
+    reference raised, so any mistake that returns the learner's result matches). When several mistakes
+    match here, the learner's function is run on a few other cases to tell them apart."""
+    candidates = []
     for m in exercise.mistakes:
         try:
             wrong, _ = _run(m.fn, exercise, case)
         except Exception:  # noqa: BLE001 - a mistake that cannot run on this case just cannot match
             continue
-        if (expected is None or _compare_outcomes(exercise, wrong, expected)) and not _compare_outcomes(exercise, actual, wrong):
-            return m.hint
-    return None
+        if (expected is None or _compare_outcomes(exercise, wrong, expected)) and not _compare_outcomes(
+            exercise, actual, wrong
+        ):
+            candidates.append(m)
+    for other in list(others)[:6] if fn is not None and len(candidates) > 1 else []:
+        learner = _outcome_or_error(fn, exercise, other)
+        narrowed = [m for m in candidates if _same(exercise, learner, _outcome_or_error(m.fn, exercise, other))]
+        candidates = narrowed or candidates
+        if len(candidates) == 1:
+            break
+    return candidates[0].hint if candidates else None
 
 
-def _check_raises(name, fn, exercise, case, header, reason):
+def _mistake_raising(exercise: Exercise, case: Case, error: str, fn, others) -> str | None:
+    """The hint of a known mistake that raises where the learner's function raised and the reference did not."""
+    candidates = [m for m in exercise.mistakes if _outcome_or_error(m.fn, exercise, case) == error]
+    for other in list(others)[:6] if len(candidates) > 1 else []:
+        learner = _outcome_or_error(fn, exercise, other)
+        candidates = [
+            m for m in candidates if _same(exercise, learner, _outcome_or_error(m.fn, exercise, other))
+        ] or candidates
+        if len(candidates) == 1:
+            break
+    return candidates[0].hint if candidates else None
+
+
+def _check_raises(name, fn, exercise, case, header, reason, others=()):
     """The reference rejected this case with ValueError: the learner's function must too."""
     failure = None
     try:
@@ -207,7 +250,7 @@ def _check_raises(name, fn, exercise, case, header, reason):
     if failure:
         raise CheckFailed(failure) from None
     lines = [header, f"  expected a ValueError, because {reason}; your function returned {_short(actual)}"]
-    hint = _matching_mistake(exercise, case, actual, None)
+    hint = _matching_mistake(exercise, case, actual, None, fn, others)
     if hint:
         lines.append(f"  hint: {hint}")
     raise CheckFailed("\n".join(lines))
@@ -218,8 +261,16 @@ def _short(outcome: dict) -> str:
     return repr(values[0] if len(values) == 1 else tuple(values))
 
 
-def check_exercise(name: str, fn, *, seed: int | None = 0, hidden: bool = False, quiet: bool = False,
-                   own_work: bool = False, allowed=()) -> None:
+def check_exercise(
+    name: str,
+    fn,
+    *,
+    seed: int | None = 0,
+    hidden: bool = False,
+    quiet: bool = False,
+    own_work: bool = False,
+    allowed=(),
+) -> None:
     """Compare ``fn`` with the reference for exercise ``name`` on its test cases.
 
     seed: seeds the random cases; None draws fresh ones (what hidden tests use)
@@ -244,7 +295,7 @@ def check_exercise(name: str, fn, *, seed: int | None = 0, hidden: bool = False,
         except ValueError as err:
             reason = str(err)
         if reason is not None:  # outside the except block: no chained traceback through the reference
-            _check_raises(name, fn, exercise, case, header, reason)
+            _check_raises(name, fn, exercise, case, header, reason, [c for c in cases if c is not case])
             continue
         failure = None
         try:
@@ -252,7 +303,15 @@ def check_exercise(name: str, fn, *, seed: int | None = 0, hidden: bool = False,
         except NotImplementedError:
             failure = NOT_IMPLEMENTED.format(name)
         except Exception as err:  # noqa: BLE001 - the learner's error becomes feedback
-            failure = f"{header}\n  " + (str(err) if getattr(err, "plain", False) else f"your function raised {_raised(err)}")
+            failure = f"{header}\n  " + (
+                str(err) if getattr(err, "plain", False) else f"your function raised {_raised(err)}"
+            )
+            hint = (
+                _mistake_raising(exercise, case, type(err).__name__, fn, [c for c in cases if c is not case])
+                if isinstance(err, ValueError)
+                else None
+            )
+            failure += f"\n  hint: {hint}" if hint else ""
         if failure:
             raise CheckFailed(failure) from None
         problems = _compare_outcomes(exercise, actual, expected)
@@ -263,20 +322,27 @@ def check_exercise(name: str, fn, *, seed: int | None = 0, hidden: bool = False,
             for key, diff in problems.items():
                 label = f"  {key}: " if len(expected) > 1 else "  "
                 lines += [label + diff[0]] + ["    " + d for d in diff[1:]]
-            hint = _matching_mistake(exercise, case, actual, expected)
+            hint = _matching_mistake(exercise, case, actual, expected, fn, [c for c in cases if c is not case])
             if hint:
                 lines.append(f"  hint: {hint}")
             raise CheckFailed("\n".join(lines))
     if own_work and not _is_remote(fn):  # a sandboxed function cannot reach the reference: nothing to guard
-        from .grading import assert_own_work
+        from .guard import assert_own_work
 
         kwargs = copy.deepcopy(cases[0].kwargs)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            from .grading import FORBIDDEN
+            from .guard import FORBIDDEN
 
-            assert_own_work(exercise.run, fn, kwargs, target=fn, allowed=allowed, name=name,
-                            forbidden=exercise.forbidden or FORBIDDEN)
+            assert_own_work(
+                exercise.run,
+                fn,
+                kwargs,
+                target=fn,
+                allowed=allowed,
+                name=name,
+                forbidden=exercise.forbidden or FORBIDDEN,
+            )
     if not quiet:
         print(f"\u2714 {name}: matches the reference on {len(cases)} test cases")
 
@@ -307,8 +373,11 @@ def check_speed(name: str, fn, *, factor: float = 25.0, floor_seconds: float = 0
         reference = best(exercise.reference)
         failure = None
         try:
-            yours = fn.remote_time(kwargs, repeats=repeats, give_up_after=10 * max(floor_seconds, 1.0)) \
-                if _is_remote(fn) else best(fn)
+            yours = (
+                fn.remote_time(kwargs, repeats=repeats, give_up_after=10 * max(floor_seconds, 1.0))
+                if _is_remote(fn)
+                else best(fn)
+            )
         except NotImplementedError:
             failure = NOT_IMPLEMENTED.format(name)
         except Exception as err:  # noqa: BLE001
@@ -329,7 +398,7 @@ def check_speed(name: str, fn, *, factor: float = 25.0, floor_seconds: float = 0
 def check_gradient(name: str, fn, *, tol: float = 1e-6) -> None:
     """Gradient-check a learner's backward pass: compare what ``fn`` returns with centred finite
     differences of the reference forward pass, print the table, and fail if any row fails."""
-    from .gradcheck import check_gradients
+    from ..gradcheck import check_gradients
 
     exercise = EXERCISES[name]
     if exercise.gradient_of is None:
@@ -351,14 +420,20 @@ def check_gradient(name: str, fn, *, tol: float = 1e-6) -> None:
     for w in wrt:
         g = outcome.get("d" + w, outcome.get("output") if len(wrt) == 1 else None)
         if g is None or np.shape(g) != np.shape(inputs[w]):
-            raise CheckFailed(f"{name}: expected a gradient for {w} of shape {np.shape(inputs[w])}, got "
-                              f"{None if g is None else np.shape(g)}")
+            raise CheckFailed(
+                f"{name}: expected a gradient for {w} of shape {np.shape(inputs[w])}, got "
+                f"{None if g is None else np.shape(g)}"
+            )
         grads[w] = np.asarray(g, dtype=np.float64)
     print(f"gradient check of {name} against finite differences of the forward pass:")
-    ok = check_gradients(lambda: float(np.sum(forward(**inputs) * kwargs["dout"])), {w: inputs[w] for w in wrt}, grads, tol=tol)
+    ok = check_gradients(
+        lambda: float(np.sum(forward(**inputs) * kwargs["dout"])), {w: inputs[w] for w in wrt}, grads, tol=tol
+    )
     if not ok:
-        raise CheckFailed(f"{name}: the gradients marked FAIL above disagree with finite differences "
-                          f"(relative error above {tol:g}); check_exercise shows which entries")
+        raise CheckFailed(
+            f"{name}: the gradients marked FAIL above disagree with finite differences "
+            f"(relative error above {tol:g}); check_exercise shows which entries"
+        )
 
 
 def working_functions(namespace: dict, names) -> dict:

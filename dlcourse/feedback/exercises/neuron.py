@@ -1,12 +1,15 @@
 """Test cases for lab 01: the weighted sum and the perceptron rule."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from .. import neuron
-from ..data import make_blobs
+from ...data import make_blobs
+from ...reference import neuron
 from ..mistakes import Mistake
-from . import Case, Exercise, register
+from .base import Case, Exercise, known
+
+EXERCISES: list[Exercise] = []  # this module's exercises, in the order the labs meet them
 
 
 def _weighted_sum_cases(rng, hidden):
@@ -25,8 +28,12 @@ def _update_cases(rng, hidden):
         w = rng.standard_normal(2)
         x = rng.standard_normal(2)
         b = float(sign * (abs(x @ w) + 0.5) - x @ w)  # puts x . w + b on the chosen side of 0
-        cases.append(Case({"w": w, "b": b, "x": x, "y": y, "lr": float(rng.choice([1.0, 0.5]))},
-                          "misclassified" if (sign > 0) != (y == 1) else "already correct"))
+        cases.append(
+            Case(
+                {"w": w, "b": b, "x": x, "y": y, "lr": float(rng.choice([1.0, 0.5]))},
+                "misclassified" if (sign > 0) != (y == 1) else "already correct",
+            )
+        )
     return cases
 
 
@@ -85,14 +92,56 @@ def _weighted_sum_no_bias(x, w, b):
     return np.asarray(x) @ np.asarray(w)
 
 
-register(Exercise("weighted_sum", neuron.weighted_sum, _weighted_sum_cases, extra_mistakes=[
-    Mistake("weighted_sum_no_bias", "add the bias b after the dot product", _weighted_sum_no_bias)]))
-register(Exercise("perceptron_update", neuron.perceptron_update, _update_cases, output_names=("w", "b"),
-                  mutates=(), extra_mistakes=[
-    Mistake("wrong_sign", "the rule moves w towards x when y = 1 was missed: w + lr * (y - y_hat) * x", _update_wrong_sign),
-    Mistake("no_bias", "the bias learns too: b + lr * (y - y_hat)", _update_no_bias)]))
-register(Exercise("train_perceptron", neuron.train_perceptron, _train_cases, output_names=("w", "b", "mistakes"),
-                  extra_mistakes=[
-    Mistake("never_stops", "stop after the first epoch without a mistake: the data are separated", _train_never_stops),
-    Mistake("no_bias", "update the bias as well as w, or the boundary must pass through the origin", _train_without_bias),
-    Mistake("counts_after_update", "count the examples misclassified *during* the epoch, as they are seen", _train_counts_after_update)]))
+EXERCISES.append(
+    Exercise(
+        "weighted_sum",
+        neuron.weighted_sum,
+        _weighted_sum_cases,
+        mistakes=known("weighted_sum")
+        + [Mistake("weighted_sum_no_bias", "add the bias b after the dot product", _weighted_sum_no_bias)],
+    )
+)
+EXERCISES.append(
+    Exercise(
+        "perceptron_update",
+        neuron.perceptron_update,
+        _update_cases,
+        output_names=("w", "b"),
+        mutates=(),
+        mistakes=known("perceptron_update")
+        + [
+            Mistake(
+                "wrong_sign",
+                "the rule moves w towards x when y = 1 was missed: w + lr * (y - y_hat) * x",
+                _update_wrong_sign,
+            ),
+            Mistake("no_bias", "the bias learns too: b + lr * (y - y_hat)", _update_no_bias),
+        ],
+    )
+)
+EXERCISES.append(
+    Exercise(
+        "train_perceptron",
+        neuron.train_perceptron,
+        _train_cases,
+        output_names=("w", "b", "mistakes"),
+        mistakes=known("train_perceptron")
+        + [
+            Mistake(
+                "never_stops",
+                "stop after the first epoch without a mistake: the data are separated",
+                _train_never_stops,
+            ),
+            Mistake(
+                "no_bias",
+                "update the bias as well as w, or the boundary must pass through the origin",
+                _train_without_bias,
+            ),
+            Mistake(
+                "counts_after_update",
+                "count the examples misclassified *during* the epoch, as they are seen",
+                _train_counts_after_update,
+            ),
+        ],
+    )
+)

@@ -1,5 +1,6 @@
 """Plots used across the labs. Each takes arrays and an optional ``ax``, returns the Figure, and never
 calls ``plt.show()``; figures are made without pyplot's global state so that nothing piles up in memory."""
+
 from __future__ import annotations
 
 import io
@@ -48,8 +49,14 @@ def plot_points(X, y, ax=None, title=None):
     """Scatter 2-D points coloured by class."""
     fig, ax = new_axes(ax)
     for k in np.unique(y):
-        ax.scatter(*X[y == k].T, s=18, color=CLASS_COLORS[int(k) % len(CLASS_COLORS)], edgecolor="white",
-                   linewidth=0.5, label=f"class {k}")
+        ax.scatter(
+            *X[y == k].T,
+            s=18,
+            color=CLASS_COLORS[int(k) % len(CLASS_COLORS)],
+            edgecolor="white",
+            linewidth=0.5,
+            label=f"class {k}",
+        )
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     if title:

@@ -1,10 +1,13 @@
 """Test cases for the operations that have a twin in ``dlcourse.functional``."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from .. import functional as F
-from . import Case, Exercise, register
+from ... import functional as F
+from .base import Case, Exercise, known
+
+EXERCISES: list[Exercise] = []  # this module's exercises, in the order the labs meet them
 
 
 def _normal(rng, *shape):
@@ -19,6 +22,7 @@ def _with_exact_zeros(rng, *shape):
 
 # --- activations ----------------------------------------------------------------------------------------
 
+
 def _activation_cases(rng, hidden):
     cases = [
         Case({"x": np.array([-2.0, -0.5, 0.0, 0.5, 2.0])}, "a few points around 0"),
@@ -31,8 +35,10 @@ def _activation_cases(rng, hidden):
 
 
 def _activation_backward_cases(rng, hidden):
-    return [Case({"dout": _normal(rng, *c.kwargs["x"].shape), "x": c.kwargs["x"]}, c.label)
-            for c in _activation_cases(rng, hidden)]
+    return [
+        Case({"dout": _normal(rng, *c.kwargs["x"].shape), "x": c.kwargs["x"]}, c.label)
+        for c in _activation_cases(rng, hidden)
+    ]
 
 
 def _leaky_cases(rng, hidden):
@@ -47,14 +53,17 @@ def _leaky_backward_cases(rng, hidden):
 
 
 for _name in ("step", "relu", "sigmoid", "tanh"):
-    register(Exercise(_name, getattr(F, _name), _activation_cases))
+    EXERCISES.append(Exercise(_name, getattr(F, _name), _activation_cases, mistakes=known(_name)))
 for _name in ("relu_backward", "sigmoid_backward", "tanh_backward"):
-    register(Exercise(_name, getattr(F, _name), _activation_backward_cases))
-register(Exercise("leaky_relu", F.leaky_relu, _leaky_cases))
-register(Exercise("leaky_relu_backward", F.leaky_relu_backward, _leaky_backward_cases))
+    EXERCISES.append(Exercise(_name, getattr(F, _name), _activation_backward_cases, mistakes=known(_name)))
+EXERCISES.append(Exercise("leaky_relu", F.leaky_relu, _leaky_cases, mistakes=known("leaky_relu")))
+EXERCISES.append(
+    Exercise("leaky_relu_backward", F.leaky_relu_backward, _leaky_backward_cases, mistakes=known("leaky_relu_backward"))
+)
 
 
 # --- softmax and losses ---------------------------------------------------------------------------------
+
 
 def _softmax_cases(rng, hidden):
     cases = [
@@ -63,7 +72,10 @@ def _softmax_cases(rng, hidden):
         Case({"x": _normal(rng, 6)}, "a single vector"),
     ]
     if hidden:
-        cases += [Case({"x": _normal(rng, 3, 7) * 300}, "large logits"), Case({"x": _normal(rng, 5, 4), "dim": 0}, "dim=0")]
+        cases += [
+            Case({"x": _normal(rng, 3, 7) * 300}, "large logits"),
+            Case({"x": _normal(rng, 5, 4), "dim": 0}, "dim=0"),
+        ]
     return cases
 
 
@@ -74,8 +86,10 @@ def _targets(rng, n, c):
 def _cross_entropy_cases(rng, hidden):
     cases = [
         Case({"logits": _normal(rng, 5, 4), "target": _targets(rng, 5, 4)}, "5 examples, 4 classes"),
-        Case({"logits": np.array([[1000.0, -1000.0, 0.0], [0.0, 0.0, 2000.0]]), "target": np.array([1, 0])},
-             "confidently wrong logits of +-1000"),
+        Case(
+            {"logits": np.array([[1000.0, -1000.0, 0.0], [0.0, 0.0, 2000.0]]), "target": np.array([1, 0])},
+            "confidently wrong logits of +-1000",
+        ),
         Case({"logits": np.zeros((3, 10)), "target": np.array([0, 4, 9])}, "a uniform guess over 10 classes"),
     ]
     if hidden:
@@ -84,22 +98,32 @@ def _cross_entropy_cases(rng, hidden):
 
 
 def _mse_cases(rng, hidden):
-    cases = [Case({"pred": _normal(rng, 6), "target": _normal(rng, 6)}, "vectors"),
-             Case({"pred": _normal(rng, 4, 3), "target": _normal(rng, 4, 3)}, "a batch of 4")]
+    cases = [
+        Case({"pred": _normal(rng, 6), "target": _normal(rng, 6)}, "vectors"),
+        Case({"pred": _normal(rng, 4, 3), "target": _normal(rng, 4, 3)}, "a batch of 4"),
+    ]
     if hidden:
         cases.append(Case({"pred": _normal(rng, 2, 3, 5), "target": _normal(rng, 2, 3, 5)}, "rank 3"))
     return cases
 
 
-register(Exercise("softmax", F.softmax, _softmax_cases))
-register(Exercise("log_softmax", F.log_softmax, _softmax_cases))
-register(Exercise("cross_entropy", F.cross_entropy, _cross_entropy_cases))
-register(Exercise("cross_entropy_backward", F.cross_entropy_backward, _cross_entropy_cases))
-register(Exercise("mse_loss", F.mse_loss, _mse_cases))
-register(Exercise("mse_loss_backward", F.mse_loss_backward, _mse_cases))
+EXERCISES.append(Exercise("softmax", F.softmax, _softmax_cases, mistakes=known("softmax")))
+EXERCISES.append(Exercise("log_softmax", F.log_softmax, _softmax_cases, mistakes=known("log_softmax")))
+EXERCISES.append(Exercise("cross_entropy", F.cross_entropy, _cross_entropy_cases, mistakes=known("cross_entropy")))
+EXERCISES.append(
+    Exercise(
+        "cross_entropy_backward",
+        F.cross_entropy_backward,
+        _cross_entropy_cases,
+        mistakes=known("cross_entropy_backward"),
+    )
+)
+EXERCISES.append(Exercise("mse_loss", F.mse_loss, _mse_cases, mistakes=known("mse_loss")))
+EXERCISES.append(Exercise("mse_loss_backward", F.mse_loss_backward, _mse_cases, mistakes=known("mse_loss_backward")))
 
 
 # --- linear ---------------------------------------------------------------------------------------------
+
 
 def _linear_cases(rng, hidden, backward=False):
     shapes = [(4, 3, 2), (1, 5, 5), (6, 2, 7)] + ([(9, 4, 3), (3, 8, 1)] if hidden else [])
@@ -112,9 +136,16 @@ def _linear_cases(rng, hidden, backward=False):
     return cases
 
 
-register(Exercise("linear", F.linear, _linear_cases))
-register(Exercise("linear_backward", F.linear_backward, lambda rng, hidden: _linear_cases(rng, hidden, True),
-                  output_names=("dx", "dweight", "dbias"), given=("F.conv2d",)))
+EXERCISES.append(Exercise("linear", F.linear, _linear_cases, mistakes=known("linear")))
+EXERCISES.append(
+    Exercise(
+        "linear_backward",
+        F.linear_backward,
+        lambda rng, hidden: _linear_cases(rng, hidden, True),
+        output_names=("dx", "dweight", "dbias"),
+        mistakes=known("linear_backward"),
+    )
+)
 
 
 # --- convolution ----------------------------------------------------------------------------------------
@@ -146,9 +177,60 @@ def _conv_cases(rng, hidden, backward=False):
     return cases
 
 
-register(Exercise("conv2d", F.conv2d, _conv_cases))
-register(Exercise("conv2d_backward", F.conv2d_backward, lambda rng, hidden: _conv_cases(rng, hidden, True),
-                  output_names=("dx", "dweight", "dbias")))
+def _conv_speed_case(rng):
+    return {
+        "x": rng.standard_normal((8, 3, 32, 32)),
+        "weight": rng.standard_normal((16, 3, 3, 3)),
+        "bias": rng.standard_normal(16),
+        "stride": 1,
+        "padding": 1,
+    }
+
+
+# Lab 06: gradient checks of the backward passes, on inputs without ties (max pooling is not
+# differentiable where two entries of a window are equal).
+def _pool_gradient_case(rng):
+    x = rng.standard_normal((2, 2, 6, 6))
+    return {"dout": rng.standard_normal((2, 2, 3, 3)), "x": x, "kernel_size": 3, "stride": 2, "padding": 1}
+
+
+def _conv_gradient_case(rng):
+    x, w = rng.standard_normal((2, 2, 5, 6)), rng.standard_normal((3, 2, 3, 2))
+    return {
+        "dout": rng.standard_normal((2, 3, 3, 3)),
+        "x": x,
+        "weight": w,
+        "bias": rng.standard_normal(3),
+        "stride": (2, 2),
+        "padding": (1, 0),
+    }
+
+
+EXERCISES.append(
+    Exercise(
+        "conv2d",
+        F.conv2d,
+        _conv_cases,
+        mistakes=known("conv2d"),
+        speed_case=_conv_speed_case,
+        speed_hint=(
+            "loops over output pixels are the usual cause: gather every window at once "
+            "(im2col, or np.lib.stride_tricks.sliding_window_view) and do one matrix product or einsum"
+        ),
+    )
+)
+EXERCISES.append(
+    Exercise(
+        "conv2d_backward",
+        F.conv2d_backward,
+        lambda rng, hidden: _conv_cases(rng, hidden, True),
+        output_names=("dx", "dweight", "dbias"),
+        given=("F.conv2d",),
+        mistakes=known("conv2d_backward"),
+        gradient_of=(F.conv2d, ("x", "weight", "bias")),
+        gradient_case=_conv_gradient_case,
+    )
+)
 
 
 # --- pooling --------------------------------------------------------------------------------------------
@@ -176,42 +258,78 @@ def _pool_cases(rng, hidden, backward=False):
 
 
 for _name in ("max_pool2d", "avg_pool2d"):
-    register(Exercise(_name, getattr(F, _name), _pool_cases))
-    register(Exercise(f"{_name}_backward", getattr(F, f"{_name}_backward"),
-                      lambda rng, hidden: _pool_cases(rng, hidden, True)))
+    EXERCISES.append(Exercise(_name, getattr(F, _name), _pool_cases, mistakes=known(_name)))
+    EXERCISES.append(
+        Exercise(
+            f"{_name}_backward",
+            getattr(F, f"{_name}_backward"),
+            lambda rng, hidden: _pool_cases(rng, hidden, True),
+            mistakes=known(f"{_name}_backward"),
+            output_names=("dx",),
+            gradient_of=(getattr(F, _name), ("x",)),
+            gradient_case=_pool_gradient_case,
+        )
+    )
 
 
 # --- batch norm and dropout ---------------------------------------------------------------------------
 
+
 def _batch_norm_cases(rng, hidden, backward=False):
     cases = []
     for shape, training in [((6, 3), True), ((4, 2, 3, 3), True), ((5, 3), False)] + (
-            [((3, 4, 2, 5), True), ((2, 4, 3, 3), False)] if hidden else []):
+        [((3, 4, 2, 5), True), ((2, 4, 3, 3), False)] if hidden else []
+    ):
         c = shape[1]
         x = _normal(rng, *shape) * 3 + 1
-        kwargs = {"x": x, "running_mean": _normal(rng, c) * 0.1, "running_var": 1 + rng.random(c),
-                  "weight": 1 + _normal(rng, c) * 0.1, "bias": _normal(rng, c) * 0.1, "training": training}
+        kwargs = {
+            "x": x,
+            "running_mean": _normal(rng, c) * 0.1,
+            "running_var": 1 + rng.random(c),
+            "weight": 1 + _normal(rng, c) * 0.1,
+            "bias": _normal(rng, c) * 0.1,
+            "training": training,
+        }
         if backward:
             kwargs = {"dout": _normal(rng, *shape), **kwargs}
         cases.append(Case(kwargs, "training" if training else "eval"))
     return cases
 
 
-
-
-register(Exercise("batch_norm", F.batch_norm, _batch_norm_cases, output_names=("output",),
-                  mutates=("running_mean", "running_var"), runner="batch_norm"))
-register(Exercise("batch_norm_backward", F.batch_norm_backward, lambda rng, hidden: _batch_norm_cases(rng, hidden, True),
-                  output_names=("dx", "dweight", "dbias")))
+EXERCISES.append(
+    Exercise(
+        "batch_norm",
+        F.batch_norm,
+        _batch_norm_cases,
+        output_names=("output",),
+        mutates=("running_mean", "running_var"),
+        runner="batch_norm",
+        mistakes=known("batch_norm"),
+    )
+)
+EXERCISES.append(
+    Exercise(
+        "batch_norm_backward",
+        F.batch_norm_backward,
+        lambda rng, hidden: _batch_norm_cases(rng, hidden, True),
+        output_names=("dx", "dweight", "dbias"),
+        mistakes=known("batch_norm_backward"),
+    )
+)
 
 
 def _dropout_cases(rng, hidden):
     cases = []
     for shape, p, training in [((4, 5), 0.5, True), ((3, 6), 0.2, True), ((4, 5), 0.5, False)] + (
-            [((2, 3, 4), 0.7, True)] if hidden else []):
-        cases.append(Case({"x": _normal(rng, *shape), "p": p, "training": training,
-                           "mask": rng.random(shape) >= p}, f"p={p}, {'training' if training else 'eval'}"))
+        [((2, 3, 4), 0.7, True)] if hidden else []
+    ):
+        cases.append(
+            Case(
+                {"x": _normal(rng, *shape), "p": p, "training": training, "mask": rng.random(shape) >= p},
+                f"p={p}, {'training' if training else 'eval'}",
+            )
+        )
     return cases
 
 
-register(Exercise("dropout", F.dropout, _dropout_cases))
+EXERCISES.append(Exercise("dropout", F.dropout, _dropout_cases, mistakes=known("dropout")))

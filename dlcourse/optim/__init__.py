@@ -4,12 +4,11 @@ Each ``step()`` reads ``param.grad`` and updates ``param.data`` in place with a 
 ``dlcourse.update_rules``; the state (momentum buffers, running averages) lives in the optimiser, one dict
 per parameter, as in torch.
 """
+
 from __future__ import annotations
 
-import numpy as np
-
-from . import update_rules as rules
-from .validation import positive_number, probability
+from ..validation import positive_number, probability
+from . import rules
 
 
 class Optimizer:

@@ -1,5 +1,8 @@
 """Generate the student labs and the executed solutions from the nbgrader source notebooks.
 
+Needs the instructor's tools: ``python -m pip install -e ".[instructor]"`` (nbgrader, nbformat, nbclient).
+Finds the course from the working directory (the repository, or any folder inside it) or from ``--course``.
+
     python -m dlcourse build            # regenerate labs/ and solutions/ from course/source
     python -m dlcourse build --check    # exit 1, naming the notebooks, when either is out of date
     python -m dlcourse build 01-neuron  # only the named labs
@@ -10,6 +13,7 @@ autograded. solutions/NN-topic.ipynb is the source with hidden tests removed (nb
 ClearHiddenTests), executed top to bottom, outputs kept. ``--check`` compares the labs exactly and the
 solutions cell by cell (sources, not outputs: those hold timings and progress bars).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,29 +25,55 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
-
-ROOT = Path(__file__).resolve().parents[1]
-COURSE = ROOT / "course"
-LABS = ROOT / "labs"
-SOLUTIONS = ROOT / "solutions"
+INSTALL_HINT = 'the instructor\'s tools are missing: python -m pip install -e ".[instructor]" (from the repository)'
 EXECUTION_TIMEOUT = 120  # seconds per cell while building solutions; the labs aim far lower
 
 
-def lab_names(root: Path = ROOT) -> list[str]:
+class CourseNotFound(Exception):
+    """No course/nbgrader_config.py in the working directory or above it."""
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The repository root: the nearest folder, from ``start`` (default: the working directory) upwards, that
+    holds course/nbgrader_config.py; ``start`` may also be the course folder itself."""
+    start = Path(start or Path.cwd()).resolve()
+    if (start / "nbgrader_config.py").is_file() and (start / "source").is_dir():
+        return start.parent
+    for folder in [start, *start.parents]:
+        if (folder / "course" / "nbgrader_config.py").is_file():
+            return folder
+    raise CourseNotFound(
+        f"no course found in {start} or above it: run from the repository (the folder that holds "
+        "course/nbgrader_config.py) or pass --course PATH"
+    )
+
+
+def lab_names(root: Path | None = None) -> list[str]:
     """The labs in course/source, e.g. ['01-neuron', ...], each a folder holding <name>.ipynb."""
+    root = root or find_root()
     source = root / "course" / "source"
     return sorted(p.name for p in source.iterdir() if (p / f"{p.name}.ipynb").is_file()) if source.is_dir() else []
 
 
+def nbgrader_env() -> dict:
+    """The environment for an nbgrader subprocess: this interpreter's scripts first on PATH, because nbgrader
+    runs `alembic` by name and fails when the virtual environment is not activated."""
+    return dict(os.environ, PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
+
+
 def _nbgrader(args: list[str], course: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True, env=nbgrader_env()
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
 
 
-def student_notebook(name: str, root: Path = ROOT) -> nbformat.NotebookNode:
+def student_notebook(name: str, root: Path | None = None):
     """The released (student) version of one lab, made by nbgrader generate_assignment in a scratch course."""
+    import nbformat
+
+    root = root or find_root()
     with tempfile.TemporaryDirectory() as tmp:
         course = Path(tmp) / "course"
         (course / "source").mkdir(parents=True)
@@ -53,10 +83,12 @@ def student_notebook(name: str, root: Path = ROOT) -> nbformat.NotebookNode:
         return nbformat.read(course / "release" / name / f"{name}.ipynb", as_version=4)
 
 
-def solution_notebook(name: str, root: Path = ROOT, execute: bool = True) -> nbformat.NotebookNode:
+def solution_notebook(name: str, root: Path | None = None, execute: bool = True):
     """The source with hidden tests removed, executed from its own folder when ``execute``."""
+    import nbformat
     from nbgrader.preprocessors import ClearHiddenTests
 
+    root = root or find_root()
     source = root / "course" / "source" / name / f"{name}.ipynb"
     nb = nbformat.read(source, as_version=4)
     nb, _ = ClearHiddenTests().preprocess(nb, {})
@@ -66,8 +98,12 @@ def solution_notebook(name: str, root: Path = ROOT, execute: bool = True) -> nbf
         env_backend = os.environ.get("MPLBACKEND")
         os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
         try:
-            NotebookClient(nb, timeout=EXECUTION_TIMEOUT, kernel_name="python3",
-                           resources={"metadata": {"path": str(source.parent)}}).execute()
+            NotebookClient(
+                nb,
+                timeout=EXECUTION_TIMEOUT,
+                kernel_name="python3",
+                resources={"metadata": {"path": str(source.parent)}},
+            ).execute()
         finally:
             if env_backend is None:
                 os.environ.pop("MPLBACKEND", None)
@@ -76,19 +112,25 @@ def solution_notebook(name: str, root: Path = ROOT, execute: bool = True) -> nbf
     return nb
 
 
-def _comparable(nb: nbformat.NotebookNode, with_outputs: bool) -> list:
-    return [(c.cell_type, c.source, c.get("metadata", {}).get("nbgrader")) if not with_outputs else
-            (c.cell_type, c.source, c.get("metadata", {}).get("nbgrader"), c.get("outputs"))
-            for c in nb.cells]
+def _comparable(nb, with_outputs: bool) -> list:
+    return [
+        (c.cell_type, c.source, c.get("metadata", {}).get("nbgrader"))
+        if not with_outputs
+        else (c.cell_type, c.source, c.get("metadata", {}).get("nbgrader"), c.get("outputs"))
+        for c in nb.cells
+    ]
 
 
-def _write(nb: nbformat.NotebookNode, path: Path) -> None:
+def _write(nb, path: Path) -> None:
+    import nbformat
+
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.validate(nb)
     nbformat.write(nb, path)
 
 
-def build(names: list[str], root: Path = ROOT) -> None:
+def build(names: list[str], root: Path | None = None) -> None:
+    root = root or find_root()
     for name in names:
         start = time.perf_counter()
         _write(student_notebook(name, root), root / "labs" / f"{name}.ipynb")
@@ -96,15 +138,21 @@ def build(names: list[str], root: Path = ROOT) -> None:
         print(f"built {name} in {time.perf_counter() - start:.1f} s: labs/{name}.ipynb, solutions/{name}.ipynb")
 
 
-def stale(names: list[str], root: Path = ROOT) -> list[str]:
+def stale(names: list[str], root: Path | None = None) -> list[str]:
     """The generated notebooks that are missing or differ from what the sources would give."""
+    import nbformat
+
+    root = root or find_root()
     problems = []
     for name in names:
         lab, solution = root / "labs" / f"{name}.ipynb", root / "solutions" / f"{name}.ipynb"
-        if not lab.exists() or _comparable(nbformat.read(lab, as_version=4), True) != _comparable(student_notebook(name, root), True):
+        if not lab.exists() or _comparable(nbformat.read(lab, as_version=4), True) != _comparable(
+            student_notebook(name, root), True
+        ):
             problems.append(str(lab.relative_to(root)))
         if not solution.exists() or _comparable(nbformat.read(solution, as_version=4), False) != _comparable(
-                solution_notebook(name, root, execute=False), False):
+            solution_notebook(name, root, execute=False), False
+        ):
             problems.append(str(solution.relative_to(root)))
         elif not any(c.get("outputs") for c in nbformat.read(solution, as_version=4).cells if c.cell_type == "code"):
             problems.append(f"{solution.relative_to(root)} (not executed)")
@@ -117,17 +165,35 @@ def stale(names: list[str], root: Path = ROOT) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dlcourse build", description="Generate labs/ and solutions/ from course/source.")
+    parser = argparse.ArgumentParser(
+        prog="dlcourse build",
+        description="Generate labs/ and solutions/ from course/source.",
+        epilog=f"Instructors only: {INSTALL_HINT}. Run from the repository, or name the course folder with --course.",
+    )
     parser.add_argument("labs", nargs="*", help="lab names such as 01-neuron (default: all)")
-    parser.add_argument("--check", action="store_true", help="fail, naming the notebooks, if labs/ or solutions/ is out of date")
+    parser.add_argument(
+        "--check", action="store_true", help="fail, naming the notebooks, if labs/ or solutions/ is out of date"
+    )
+    parser.add_argument("--course", type=Path, help="the course folder (holding nbgrader_config.py and source/)")
     args = parser.parse_args(argv)
-    available = lab_names()
+    try:
+        import nbclient  # noqa: F401
+        import nbformat  # noqa: F401
+        import nbgrader  # noqa: F401
+    except ModuleNotFoundError as err:
+        print(f"dlcourse build: {INSTALL_HINT} ({err.name} is not installed)", file=sys.stderr)
+        return 2
+    try:
+        root = find_root(args.course)
+    except CourseNotFound as err:
+        parser.error(str(err))
+    available = lab_names(root)
     unknown = sorted(set(args.labs) - set(available))
     if unknown:
         parser.error(f"no such lab(s) in course/source: {', '.join(unknown)}; available: {', '.join(available)}")
     names = args.labs or available
     if args.check:
-        problems = stale(names)
+        problems = stale(names, root)
         for p in problems:
             print(f"out of date: {p}", file=sys.stderr)
         if problems:
@@ -135,5 +201,5 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"up to date: {', '.join(names)}")
         return 0
-    build(names)
+    build(names, root)
     return 0

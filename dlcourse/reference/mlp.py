@@ -3,20 +3,26 @@
 params holds W1 (H, D), b1 (H,), W2 (C, H), b2 (C,), in torch's (out_features, in_features) layout.
 scores = relu(X W1^T + b1) W2^T + b2.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from .functional import linear, linear_backward, relu, relu_backward
+from ..functional import linear, linear_backward, relu, relu_backward
+from ..validation import generator
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 
 def init_mlp(n_in, n_hidden, n_out, rng=None):
     """He-initialised weights and zero biases (He et al., 2015)."""
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    return {"W1": rng.standard_normal((n_hidden, n_in)) * np.sqrt(2 / n_in), "b1": np.zeros(n_hidden),
-            "W2": rng.standard_normal((n_out, n_hidden)) * np.sqrt(2 / n_hidden), "b2": np.zeros(n_out)}
+    rng = generator(rng)
+    return {
+        "W1": rng.standard_normal((n_hidden, n_in)) * np.sqrt(2 / n_in),
+        "b1": np.zeros(n_hidden),
+        "W2": rng.standard_normal((n_out, n_hidden)) * np.sqrt(2 / n_hidden),
+        "b2": np.zeros(n_out),
+    }
 
 
 def _check_params(params):

@@ -1,10 +1,11 @@
 """Linear and logistic regression trained by full-batch gradient descent: lab 02's reference."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from .functional import sigmoid
-from .validation import as_float_array, positive_number
+from ..functional import sigmoid
+from ..validation import as_float_array, integer, positive_number
 
 
 def _check(X, y, lr, steps):
@@ -13,8 +14,7 @@ def _check(X, y, lr, steps):
     if len(y) != len(X):
         raise ValueError(f"y must have one entry per row of X ({len(X)}), got {len(y)}")
     positive_number(lr, "lr")
-    if not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    integer(steps, "steps")
     return X, y
 
 

@@ -4,6 +4,7 @@ Each follows ``torch.optim`` exactly (no weight decay, no dampening), so a traje
 torch step by step. ``state`` is a dict the rule fills on its first call; pass back what it returns.
 ``dlcourse.optim`` wraps these rules in optimiser classes.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,5 +48,11 @@ def adam_update(param, grad, state, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
     return param - lr * m_hat / (np.sqrt(v_hat) + eps), {"step": t, "m": m, "v": v}
 
 
-RULES = {"sgd": sgd_update, "momentum": momentum_update, "nesterov": nesterov_update, "adagrad": adagrad_update,
-         "rmsprop": rmsprop_update, "adam": adam_update}
+RULES = {
+    "sgd": sgd_update,
+    "momentum": momentum_update,
+    "nesterov": nesterov_update,
+    "adagrad": adagrad_update,
+    "rmsprop": rmsprop_update,
+    "adam": adam_update,
+}
