@@ -44,7 +44,7 @@ LAB_BUDGET = {"01-neuron": 60}  # the issue for lab 01 asks for 60 s; every lab 
 DEFAULT_BUDGET, GRADED_CELL_BUDGET = 120, 5.0
 MEMORY_BUDGET_MB = 2048
 
-pytestmark = [pytest.mark.skipif(not LABS, reason="no labs in course/source yet"), pytest.mark.slow]
+pytestmark = pytest.mark.skipif(not LABS, reason="no labs in course/source yet")
 
 
 def _explorer_factories() -> list[str]:
@@ -73,11 +73,13 @@ def nbgrader(*args, cwd, check=True):
 # --- the build and the notebooks in git ------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_build_is_up_to_date(lab):
     assert stale([lab]) == [], "run `python -m dlcourse build` and commit labs/ and solutions/"
 
 
+@pytest.mark.slow
 def test_build_check_command_passes():
     proc = subprocess.run(
         [sys.executable, "-m", "dlcourse", "build", "--check"], cwd=ROOT, capture_output=True, text=True
@@ -86,6 +88,7 @@ def test_build_check_command_passes():
     assert "up to date" in proc.stdout
 
 
+@pytest.mark.slow
 def test_build_check_names_a_stale_notebook(tmp_path):
     root = tmp_path / "repo"
     for part in ("course", "labs", "solutions"):
@@ -209,6 +212,7 @@ def _cell_seconds(cell) -> float:
     return (parse(t["shell.execute_reply"]) - parse(t["iopub.execute_input"])).total_seconds()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_solution_runs_top_to_bottom_within_budget(lab, executed_solutions):
     nb, seconds = executed_solutions(lab)
@@ -223,6 +227,7 @@ def test_solution_runs_top_to_bottom_within_budget(lab, executed_solutions):
         )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_figures_render_as_images(lab, executed_solutions):
     """No figure may show up as the text "<Figure size ...>" for want of a PNG formatter."""
@@ -235,6 +240,7 @@ def test_figures_render_as_images(lab, executed_solutions):
             assert not out.get("text", "").startswith("<Figure size"), cell.source
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_explorers_leave_a_static_figure(lab, executed_solutions):
     """Where widgets cannot render (here: nbclient, as in autograding), an explorer cell still shows a PNG."""
@@ -383,23 +389,27 @@ def _total(cells):
     return sum(s for s, _ in cells.values()), sum(m for _, m in cells.values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_solution_gets_full_marks(lab, graded):
     got, out_of = _total(graded(lab)["scores"]["solution"])
     assert out_of > 0 and got == out_of
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_blank_lab_gets_zero(lab, graded):
     assert _total(graded(lab)["scores"]["blank"])[0] == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_delegating_to_the_reference_gets_no_points(lab, graded):
     scores = graded(lab)["scores"]["delegating"]
     assert _total(scores)[0] == 0, {cell: score for cell, score in scores.items() if score[0]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_delegating_to_torch_loses_that_cell_only(lab, graded):
     result = graded(lab)
@@ -409,6 +419,7 @@ def test_delegating_to_torch_loses_that_cell_only(lab, graded):
         assert score == (0 if cell == result["torch_cell"] else max_score), cell
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_edited_and_deleted_test_cells_are_restored(lab, graded):
     result = graded(lab)
@@ -423,12 +434,14 @@ def test_edited_and_deleted_test_cells_are_restored(lab, graded):
     assert any(nbgrader_meta(c)["grade_id"] == result["deleted_cell"] for c in graded_cells(autograded))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_stderr_output_does_not_cost_marks(lab, graded):
     got, out_of = _total(graded(lab)["scores"]["noisy"])
     assert got == out_of
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_infinite_loop_costs_only_its_cell(lab, graded):
     result = graded(lab)
@@ -439,6 +452,7 @@ def test_infinite_loop_costs_only_its_cell(lab, graded):
     assert result["seconds"] < 60 * len(STUDENTS) + timeout, "grading must finish"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_validate_invert_reports_the_blank_lab_failing(lab, graded, tmp_path):
     course = graded(lab)["course"]
@@ -450,6 +464,7 @@ def test_validate_invert_reports_the_blank_lab_failing(lab, graded, tmp_path):
     assert "Success! Your notebook passes all the tests." in proc.stdout, proc.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_feedback_can_be_generated(lab, graded):
     course = graded(lab)["course"]
@@ -458,6 +473,15 @@ def test_feedback_can_be_generated(lab, graded):
     assert "not implemented yet" in html
     nbgrader("export", "--to", str(course / "grades.csv"), cwd=course)
     assert (course / "grades.csv").read_text().count(lab) >= len(STUDENTS) - 1
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_the_exercise_registry_lists_what_each_lab_grades(lab):
+    """dlcourse.feedback.exercises.LABS, which CONTRIBUTING.md's steps rely on, matches the test cells."""
+    from dlcourse.feedback.exercises import LABS as REGISTERED
+
+    graded = {name for cell in graded_cells(source_notebook(lab)) for name in exercises_in(cell.source)}
+    assert set(REGISTERED.get(lab, ())) == graded
 
 
 def test_readme_links_every_lab_on_colab_and_binder():

@@ -329,7 +329,8 @@ def check_exercise(
     if own_work and not _is_remote(fn):  # a sandboxed function cannot reach the reference: nothing to guard
         from .guard import assert_own_work
 
-        kwargs = copy.deepcopy(cases[0].kwargs)
+        accepted = [c for c in cases if isinstance(_outcome_or_error(exercise.reference, exercise, c), dict)]
+        kwargs = copy.deepcopy((accepted or cases)[0].kwargs)  # an input the reference accepts
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             from .guard import FORBIDDEN
