@@ -4,6 +4,7 @@ The package, its data and a lab's set-up cell must work there; the instructor's 
 install instead of failing with ModuleNotFoundError.
 """
 
+import os
 import subprocess
 import venv
 
@@ -25,17 +26,24 @@ def student_python(tmp_path_factory):
     return python
 
 
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the student's venv and nothing else
+
+
 def _run(python, code, cwd):
-    return subprocess.run([python, "-c", code], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([python, "-c", code], capture_output=True, text=True, cwd=cwd, env=CLEAN_ENV)
 
 
 def test_the_package_imports_from_a_plain_install(student_python, tmp_path):
-    proc = _run(student_python, "import dlcourse, dlcourse.functional, dlcourse.nn, dlcourse.feedback; "
-                "print(dlcourse.__file__)", tmp_path)
+    proc = _run(
+        student_python,
+        "import dlcourse, dlcourse.functional, dlcourse.nn, dlcourse.feedback; print(dlcourse.__file__)",
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "site-packages" in proc.stdout  # the installed copy, not the repository
-    proc = _run(student_python, "from dlcourse.data import load_digits; X, y = load_digits()[:2]; print(X.shape)",
-                tmp_path)
+    proc = _run(
+        student_python, "from dlcourse.data import load_digits; X, y = load_digits()[:2]; print(X.shape)", tmp_path
+    )
     assert proc.returncode == 0 and "(4000," in proc.stdout, proc.stderr
 
 
@@ -48,8 +56,15 @@ def test_a_labs_set_up_cell_runs(student_python, tmp_path, lab):
 
 
 def test_the_build_command_says_what_to_install(student_python, tmp_path):
-    help_text = subprocess.run([student_python, "-m", "dlcourse", "build", "--help"], capture_output=True,
-                               text=True, cwd=tmp_path)
+    help_text = subprocess.run(
+        [student_python, "-m", "dlcourse", "build", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=CLEAN_ENV,
+    )
     assert help_text.returncode == 0 and "[instructor]" in help_text.stdout, help_text.stderr
-    proc = subprocess.run([student_python, "-m", "dlcourse", "build"], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [student_python, "-m", "dlcourse", "build"], capture_output=True, text=True, cwd=ROOT, env=CLEAN_ENV
+    )
     assert proc.returncode == 2 and "[instructor]" in proc.stderr and "Traceback" not in proc.stderr
