@@ -114,7 +114,7 @@ def _linear_cases(rng, hidden, backward=False):
 
 register(Exercise("linear", F.linear, _linear_cases))
 register(Exercise("linear_backward", F.linear_backward, lambda rng, hidden: _linear_cases(rng, hidden, True),
-                  output_names=("dx", "dweight", "dbias"), given=("F.conv2d",)))
+                  output_names=("dx", "dweight", "dbias")))
 
 
 # --- convolution ----------------------------------------------------------------------------------------
@@ -148,7 +148,7 @@ def _conv_cases(rng, hidden, backward=False):
 
 register(Exercise("conv2d", F.conv2d, _conv_cases))
 register(Exercise("conv2d_backward", F.conv2d_backward, lambda rng, hidden: _conv_cases(rng, hidden, True),
-                  output_names=("dx", "dweight", "dbias")))
+                  output_names=("dx", "dweight", "dbias"), given=("F.conv2d",)))
 
 
 # --- pooling --------------------------------------------------------------------------------------------
