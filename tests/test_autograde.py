@@ -181,3 +181,28 @@ def test_model_answer_passes_and_delegation_fails_every_test_cell(lab):
         assert verdict.passed, f"{nbgrader_meta(cell)['grade_id']}: {verdict.message}"
         verdict = score_test_cell(cell.source, delegating, deadline=60)
         assert not verdict.passed, nbgrader_meta(cell)["grade_id"]
+
+
+def test_a_given_helper_is_served_by_the_grader():
+    """conv2d_backward may call F.conv2d (the lab hands it over): the sandbox has no course package, so the
+    grader computes it; the learner's function still passes."""
+    answer = """
+def conv2d_backward(dout, x, weight, bias=None, stride=1, padding=0):
+    sh, sw = (stride, stride) if np.isscalar(stride) else stride
+    ph, pw = (padding, padding) if np.isscalar(padding) else padding
+    n, c, h, w = x.shape
+    kh, kw = weight.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    dxp = np.zeros_like(xp)
+    dweight = np.zeros_like(weight)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            window = xp[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            dweight += np.einsum("no,nchw->ochw", dout[:, :, i, j], window)
+            dxp[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw] += np.einsum("no,ochw->nchw", dout[:, :, i, j], weight)
+    F.conv2d(x[:1, :, :kh, :kw], weight)  # a call of the given helper, as the lab allows
+    dx = dxp[:, :, ph:ph + h, pw:pw + w]
+    return dx, dweight, (dout.sum(axis=(0, 2, 3)) if bias is not None else None)
+"""
+    verdict = score_test_cell('check_exercise("conv2d_backward", conv2d_backward, seed=None, hidden=True)', [answer])
+    assert verdict.passed, verdict.message

@@ -50,8 +50,12 @@ def test_every_per_lab_check_is_a_step_of_the_guide():
 
 
 def test_every_file_the_guide_names_exists():
-    for path in set(re.findall(r"`(dlcourse/[\w/.]+|tests/[\w/.]+|benchmarks/[\w/.]+|course/[\w.]+)`",
-                               (ROOT / "CONTRIBUTING.md").read_text())):
+    for path in set(
+        re.findall(
+            r"`(dlcourse/[\w/.]+|tests/[\w/.]+|benchmarks/[\w/.]+|course/[\w.]+)`",
+            (ROOT / "CONTRIBUTING.md").read_text(),
+        )
+    ):
         if "NN-topic" in path or "<" in path:
             continue
         assert (ROOT / path).exists(), path
