@@ -114,7 +114,8 @@ def test_explorers_render_and_respond(lab, jupyterlab, tmp_path):
         sliders.first.wait_for(timeout=600_000)
         page.wait_for_function(
             "document.querySelectorAll('.jp-Cell-inputArea .jp-InputPrompt').length > 0 && "
-            "![...document.querySelectorAll('.jp-InputPrompt')].some(e => e.textContent.includes('*'))",
+            "![...document.querySelectorAll('.jp-InputPrompt')]"
+            ".some(e => e.textContent.includes('*'))",
             timeout=180_000,
         )
         explorers = page.locator(".widget-vbox")
@@ -209,7 +210,7 @@ def test_run_all_on_a_blank_lab_reaches_the_end(lab, jupyterlab, tmp_path):
         if nb.cells[i].metadata.get("nbgrader", {}).get("grade")
         and not nb.cells[i].metadata.get("nbgrader", {}).get("solution")
     ]
-    factory = re.compile(r"\b(?:%s)\(" % "|".join(_explorer_factories()))
+    factory = re.compile(r"\b(?:" + "|".join(_explorer_factories()) + r")\(")
     explorers = [i for i in code if factory.search(nb.cells[i].source)]
     assert checks and explorers, "a lab has check cells and at least one explorer"
     untagged = [i for i in checks if "raises-exception" not in nb.cells[i].metadata.get("tags", [])]
