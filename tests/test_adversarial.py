@@ -17,7 +17,7 @@ import pytest
 from adversarial import corpus
 from course_helpers import ROOT, graded_cells, nbgrader_meta, noisy, solved, source_notebook
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # one autograde run grades the corpus
 LABS = ["01-neuron", "05-convolution"]  # the labs the attacks were first confirmed on
 HONEST = ("honest", "honest_noisy")
 

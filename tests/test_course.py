@@ -212,6 +212,7 @@ def _cell_seconds(cell) -> float:
     return (parse(t["shell.execute_reply"]) - parse(t["iopub.execute_input"])).total_seconds()
 
 
+@pytest.mark.timeout(2400)  # the first test of a lab grades all its students
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_solution_runs_top_to_bottom_within_budget(lab, executed_solutions):
@@ -227,6 +228,7 @@ def test_solution_runs_top_to_bottom_within_budget(lab, executed_solutions):
         )
 
 
+@pytest.mark.timeout(2400)  # the first test of a lab grades all its students
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_figures_render_as_images(lab, executed_solutions):
@@ -240,6 +242,7 @@ def test_figures_render_as_images(lab, executed_solutions):
             assert not out.get("text", "").startswith("<Figure size"), cell.source
 
 
+@pytest.mark.timeout(2400)  # the first test of a lab grades all its students
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_explorers_leave_a_static_figure(lab, executed_solutions):
@@ -389,6 +392,7 @@ def _total(cells):
     return sum(s for s, _ in cells.values()), sum(m for _, m in cells.values())
 
 
+@pytest.mark.timeout(2400)  # the first test of a lab grades all its students
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_solution_gets_full_marks(lab, graded):
@@ -396,12 +400,14 @@ def test_solution_gets_full_marks(lab, graded):
     assert out_of > 0 and got == out_of
 
 
+@pytest.mark.timeout(2400)  # the first test of a lab grades all its students
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_blank_lab_gets_zero(lab, graded):
     assert _total(graded(lab)["scores"]["blank"])[0] == 0
 
 
+@pytest.mark.timeout(2400)  # the first test of a lab grades all its students
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_delegating_to_the_reference_gets_no_points(lab, graded):
@@ -409,6 +415,7 @@ def test_delegating_to_the_reference_gets_no_points(lab, graded):
     assert _total(scores)[0] == 0, {cell: score for cell, score in scores.items() if score[0]}
 
 
+@pytest.mark.timeout(2400)  # the first test of a lab grades all its students
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_delegating_to_torch_loses_that_cell_only(lab, graded):
@@ -419,6 +426,7 @@ def test_delegating_to_torch_loses_that_cell_only(lab, graded):
         assert score == (0 if cell == result["torch_cell"] else max_score), cell
 
 
+@pytest.mark.timeout(2400)  # the first test of a lab grades all its students
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_edited_and_deleted_test_cells_are_restored(lab, graded):
@@ -434,6 +442,7 @@ def test_edited_and_deleted_test_cells_are_restored(lab, graded):
     assert any(nbgrader_meta(c)["grade_id"] == result["deleted_cell"] for c in graded_cells(autograded))
 
 
+@pytest.mark.timeout(2400)  # the first test of a lab grades all its students
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_stderr_output_does_not_cost_marks(lab, graded):
@@ -441,6 +450,7 @@ def test_stderr_output_does_not_cost_marks(lab, graded):
     assert got == out_of
 
 
+@pytest.mark.timeout(2400)  # the first test of a lab grades all its students
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_infinite_loop_costs_only_its_cell(lab, graded):
@@ -452,6 +462,7 @@ def test_infinite_loop_costs_only_its_cell(lab, graded):
     assert result["seconds"] < 60 * len(STUDENTS) + timeout, "grading must finish"
 
 
+@pytest.mark.timeout(2400)  # the first test of a lab grades all its students
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_validate_invert_reports_the_blank_lab_failing(lab, graded, tmp_path):
@@ -464,6 +475,7 @@ def test_validate_invert_reports_the_blank_lab_failing(lab, graded, tmp_path):
     assert "Success! Your notebook passes all the tests." in proc.stdout, proc.stdout
 
 
+@pytest.mark.timeout(2400)  # the first test of a lab grades all its students
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_feedback_can_be_generated(lab, graded):
