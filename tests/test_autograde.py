@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,3 +207,14 @@ def conv2d_backward(dout, x, weight, bias=None, stride=1, padding=0):
 """
     verdict = score_test_cell('check_exercise("conv2d_backward", conv2d_backward, seed=None, hidden=True)', [answer])
     assert verdict.passed, verdict.message
+
+
+def test_grading_refuses_to_start_without_bubblewrap(monkeypatch, tmp_path):
+    from dlcourse.autograde import sandbox
+
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    monkeypatch.delenv(sandbox.UNSANDBOXED_VARIABLE, raising=False)
+    with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap"):
+        sandbox.worker_command(Path("/nonexistent"))
+    monkeypatch.setenv(sandbox.UNSANDBOXED_VARIABLE, "1")  # the documented opt-out
+    assert sandbox.worker_command(tmp_path / "view") and sandbox.unsandboxed()
