@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-INSTALL_HINT = 'the instructor\'s tools are missing: python -m pip install -e ".[instructor]" (from the repository)'
+INSTALL_HINT = 'python -m pip install -e ".[instructor]" (from the repository)'
 EXECUTION_TIMEOUT = 120  # seconds per cell while building solutions; the labs aim far lower
 
 
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="dlcourse build",
         description="Generate labs/ and solutions/ from course/source.",
-        epilog=f"Instructors only: {INSTALL_HINT}. Run from the repository, or name the course folder with --course.",
+        epilog=f"Instructors only; needs {INSTALL_HINT}. Run from the repository, or name the course folder with --course.",
     )
     parser.add_argument("labs", nargs="*", help="lab names such as 01-neuron (default: all)")
     parser.add_argument(
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         import nbformat  # noqa: F401
         import nbgrader  # noqa: F401
     except ModuleNotFoundError as err:
-        print(f"dlcourse build: {INSTALL_HINT} ({err.name} is not installed)", file=sys.stderr)
+        print(f"dlcourse build: the instructor's tools are missing ({err.name}): {INSTALL_HINT}", file=sys.stderr)
         return 2
     try:
         root = find_root(args.course)
