@@ -168,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="dlcourse build",
         description="Generate labs/ and solutions/ from course/source.",
-        epilog=f"Instructors only; needs {INSTALL_HINT}. Run from the repository, or name the course folder with --course.",
+        epilog=f"Instructors only; needs {INSTALL_HINT}. "
+        "Run from the repository, or name the course folder with --course.",
     )
     parser.add_argument("labs", nargs="*", help="lab names such as 01-neuron (default: all)")
     parser.add_argument(
