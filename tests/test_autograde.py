@@ -218,3 +218,16 @@ def test_grading_refuses_to_start_without_bubblewrap(monkeypatch, tmp_path):
         sandbox.worker_command(Path("/nonexistent"))
     monkeypatch.setenv(sandbox.UNSANDBOXED_VARIABLE, "1")  # the documented opt-out
     assert sandbox.worker_command(tmp_path / "view") and sandbox.unsandboxed()
+
+
+def test_the_private_tmp_is_mounted_before_anything_is_bound_into_it(tmp_path):
+    """A repository or virtual environment under /tmp (a CI runner's clone) must stay visible in the sandbox."""
+    from dlcourse.autograde import sandbox
+
+    for argv in (
+        sandbox.worker_command(tmp_path / "view"),
+        sandbox.kernel_command(["python"], writable=tmp_path, ipc_dir=tmp_path),
+    ):
+        tmpfs = next(i for i in range(len(argv) - 1) if argv[i : i + 2] == ["--tmpfs", "/tmp"])
+        first_bind = min(i for i, a in enumerate(argv) if a in ("--bind", "--ro-bind"))
+        assert tmpfs < first_bind

@@ -204,13 +204,14 @@ def worker_command(view: Path, packages=("numpy",), limits: Limits = Limits()) -
                 link.symlink_to(entry)
         boot = boot.replace(repr(WORKER_VIEW), repr(str(view))).replace(repr(WORKER_SITE), repr(str(site_dir)))
         return _limit_prefix(limits) + [_python_binary(), "-I", "-S", "-c", boot]
-    args = [bwrap_path()] + _system_binds()
+    # The private /tmp comes first: a bind made before it would vanish under it (a repository in /tmp, say).
+    args = [bwrap_path()] + _common() + _system_binds()
     for path in _runtime_dirs():
         args += ["--ro-bind", path, path]
     for path in _site_dirs():  # hide every installed package; only the chosen ones come back, below
         if any(path.startswith(r + os.sep) or path == r for r in _runtime_dirs()):
             args += ["--tmpfs", path]
-    args += _common() + ["--ro-bind", str(view), WORKER_VIEW, "--dir", WORKER_SITE]
+    args += ["--ro-bind", str(view), WORKER_VIEW, "--dir", WORKER_SITE]
     for entry in distribution_entries(packages):
         args += ["--ro-bind", str(entry), f"{WORKER_SITE}/{entry.name}"]
     args += ["--chdir", "/tmp", "--"]
@@ -224,14 +225,15 @@ def kernel_command(
     folder) and ``ipc_dir`` (the kernel's sockets and connection file) writable, no network."""
     if unsandboxed():
         return _limit_prefix(limits) + list(kernel_argv)
-    args = [bwrap_path()] + _system_binds()
+    # The private /tmp comes first: a bind made before it would vanish under it (a virtual environment in /tmp).
+    args = [bwrap_path()] + _common() + _system_binds()
     for path in _runtime_dirs() + _site_dirs() + [os.path.realpath(sys.prefix)]:
         args += ["--ro-bind", path, path]
     for path in package_dirs:  # an editable install's source folder (the package alone, not its repository)
         args += ["--ro-bind", str(path), str(path)]
     # ipykernel exits when its parent's pid changes; inside a pid namespace it cannot see its parent, so the
     # poller is off (the kernel still dies with bwrap, which dies with the grader: --die-with-parent).
-    args += _common() + ["--unsetenv", "JPY_PARENT_PID"]
+    args += ["--unsetenv", "JPY_PARENT_PID"]
     args += [
         "--bind",
         str(writable),
