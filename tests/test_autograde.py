@@ -173,6 +173,7 @@ def _delegating_answers(lab):
     return cells
 
 
+@pytest.mark.slow  # about 70 sandboxed processes
 @pytest.mark.parametrize("lab", LABS)
 def test_model_answer_passes_and_delegation_fails_every_test_cell(lab):
     answers, delegating = _answers(lab), _delegating_answers(lab)
