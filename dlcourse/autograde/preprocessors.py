@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from nbformat.notebooknode import NotebookNode, from_dict
+from nbformat.notebooknode import from_dict
 from nbgrader import utils
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
@@ -271,24 +271,14 @@ class CapOutput(NbGraderPreprocessor):
             elif output.output_type in ("display_data", "execute_result"):
                 data = output.get("data", {})
                 for key in list(data):
-                    value = (
-                        data[key]
-                        if isinstance(data[key], str)
-                        else "".join(data[key])
-                        if isinstance(data[key], list)
-                        else str(data[key])
-                    )
-                    limit = self.max_image_bytes if key.startswith("image/") else self.max_chars
-                    if len(value) > limit:
-                        data[key] = value[:limit] if not key.startswith("image/") else ""
-                        if key.startswith("image/"):
-                            del data[key]
+                    value = "".join(data[key]) if isinstance(data[key], list) else str(data[key])
+                    if key.startswith("image/") and len(value) > self.max_image_bytes:
+                        del data[key]  # a cut image is no image
+                    elif not key.startswith("image/") and len(value) > self.max_chars:
+                        data[key] = value[: self.max_chars]
             kept.append(output)
         cell.outputs = kept
         return cell, resources
-
-
-NotebookNode  # re-exported for the config's type hints  # noqa: B018
 
 
 # --- the converter ---------------------------------------------------------------------------------------

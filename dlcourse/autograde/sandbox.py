@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import shutil
 import site
 import sys
@@ -171,16 +172,7 @@ def distribution_entries(names) -> list[Path]:
                 entries.add(base / top)
         for requirement in dist.requires or []:
             if "extra ==" not in requirement:
-                todo.append(
-                    requirement.split(";")[0]
-                    .split("[")[0]
-                    .split("<")[0]
-                    .split(">")[0]
-                    .split("=")[0]
-                    .split("!")[0]
-                    .split("~")[0]
-                    .strip()
-                )
+                todo.append(re.split(r"[\s;\[<>=!~(]", requirement.strip(), maxsplit=1)[0])
     return sorted(p for p in entries if p.exists())
 
 

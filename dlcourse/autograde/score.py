@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import importlib
 import io
 from dataclasses import dataclass, field
 
@@ -48,8 +49,6 @@ def exercises_named(test_source: str) -> list[str]:
 
 
 def _resolve(dotted: str):
-    import importlib
-
     space, _, attr = dotted.rpartition(".")
     module = importlib.import_module(GIVEN_NAMESPACES.get(space, space))
     return getattr(module, attr)
@@ -92,7 +91,7 @@ def score_test_cell(
         "check_gradient": check_gradient,
     }
     for alias, module in GIVEN_NAMESPACES.items():
-        grader_globals[alias] = __import__(module, fromlist=["_"])
+        grader_globals[alias] = importlib.import_module(module)
     printed = io.StringIO()
     with LearnerProcess(
         answer_cells, given=given, modules=modules, packages=packages, deadline=deadline, limits=limits

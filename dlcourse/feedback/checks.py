@@ -214,6 +214,12 @@ def _matching_mistake(
             exercise, actual, wrong
         ):
             candidates.append(m)
+    return _best_hint(exercise, candidates, fn, others)
+
+
+def _best_hint(exercise: Exercise, candidates: list, fn, others) -> str | None:
+    """The hint of the one candidate mistake that behaves like the learner's function: when several matched on
+    the failing case, run the learner's function on a few other cases and keep those that still agree."""
     for other in list(others)[:6] if fn is not None and len(candidates) > 1 else []:
         learner = _outcome_or_error(fn, exercise, other)
         narrowed = [m for m in candidates if _same(exercise, learner, _outcome_or_error(m.fn, exercise, other))]
@@ -226,14 +232,7 @@ def _matching_mistake(
 def _mistake_raising(exercise: Exercise, case: Case, error: str, fn, others) -> str | None:
     """The hint of a known mistake that raises where the learner's function raised and the reference did not."""
     candidates = [m for m in exercise.mistakes if _outcome_or_error(m.fn, exercise, case) == error]
-    for other in list(others)[:6] if len(candidates) > 1 else []:
-        learner = _outcome_or_error(fn, exercise, other)
-        candidates = [
-            m for m in candidates if _same(exercise, learner, _outcome_or_error(m.fn, exercise, other))
-        ] or candidates
-        if len(candidates) == 1:
-            break
-    return candidates[0].hint if candidates else None
+    return _best_hint(exercise, candidates, fn, others)
 
 
 def _check_raises(name, fn, exercise, case, header, reason, others=()):
