@@ -186,8 +186,8 @@ MUTATIONS = [
     _one(
         "summary_leaves_eval_mode",
         "models.py",
-        "    finally:\n        model.train(was_training)",
-        "    finally:\n        pass",
+        "    finally:\n        model.train(was_training)\n        for h in hooks:",
+        "    finally:\n        for h in hooks:",
         "summary leaves the model in eval mode",
     ),
 ]

@@ -11,6 +11,18 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def he_init_(model: nn.Module) -> nn.Module:
+    """Re-draw every conv and linear weight from N(0, 2 / fan_in) (He et al., 2015) and zero the biases, in
+    place; returns the model. ReLU halves the variance of what passes through it; this doubles it back, so
+    activations keep their scale through the layers (PyTorch's default draws smaller weights)."""
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+    return model
+
+
 class LeNet5(nn.Module):
     """LeNet-5 (LeCun et al., 1998) with ReLU and max pooling for 1x28x28 digits: 61,706 parameters."""
 
@@ -32,6 +44,7 @@ class LeNet5(nn.Module):
             nn.ReLU(),
             nn.Linear(84, num_classes),
         )
+        he_init_(self)
 
     def forward(self, x):
         return self.classifier(self.features(x))
@@ -75,7 +88,8 @@ def summary(model: nn.Module, input_size: tuple[int, ...], *, print_table: bool 
     model.eval()
     try:
         with torch.no_grad():
-            model(torch.zeros(input_size, device=next(model.parameters()).device))
+            first = next(model.parameters())
+            model(torch.zeros(input_size, device=first.device, dtype=first.dtype))
     finally:
         model.train(was_training)
         for h in hooks:
@@ -87,3 +101,70 @@ def summary(model: nn.Module, input_size: tuple[int, ...], *, print_table: bool 
         total = sum(p.numel() for p in model.parameters())
         print(f"{'total':<60}{total:>10,}")
     return rows
+
+
+def fit_classifier(model, X, y, *, epochs, batch_size=64, lr=3e-3, seed=0, augment=None, device=None):
+    """Train a classifier with Adam and a cosine decay of the learning rate over all steps; returns the mean
+    training loss of each epoch.
+
+    X: (N, C, H, W) NumPy images, y: (N,) labels; augment: (images, rng) -> images, applied to each batch
+    before it moves to ``device`` (default: the model's device).
+    """
+    import numpy as np
+
+    device = device or next(model.parameters()).device
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = epochs * -(-len(X) // batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    labels = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
+    losses = []
+    model.train()
+    for _ in range(epochs):
+        order, total = rng.permutation(len(X)), 0.0
+        for start in range(0, len(X), batch_size):
+            idx = order[start : start + batch_size]
+            xb = X[idx] if augment is None else augment(X[idx], rng)
+            xb = torch.as_tensor(xb, dtype=torch.float32, device=device)
+            loss = nn.functional.cross_entropy(model(xb), labels[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total += loss.item() * len(idx)
+        losses.append(total / len(X))
+    return losses
+
+
+def predict_proba(model, X, batch_size=500):
+    """Softmax probabilities (N, classes) as NumPy, in eval mode, batch by batch."""
+
+    device, was_training = next(model.parameters()).device, model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = [
+                torch.softmax(model(torch.as_tensor(X[i : i + batch_size], dtype=torch.float32, device=device)), 1)
+                for i in range(0, len(X), batch_size)
+            ]
+    finally:
+        model.train(was_training)
+    return torch.cat(out).cpu().numpy()
+
+
+def penultimate_features(model, X, batch_size=500):
+    """What the model's last linear layer receives, (N, features) as NumPy: the learned representation that
+    the classifier separates linearly."""
+    import numpy as np
+
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not last:
+        raise ValueError(f"{type(model).__name__} has no nn.Linear layer")
+    captured = []
+    hook = last[-1].register_forward_pre_hook(lambda module, inputs: captured.append(inputs[0].detach().cpu()))
+    try:
+        predict_proba(model, X, batch_size)
+    finally:
+        hook.remove()
+    return np.asarray(torch.cat(captured).numpy())

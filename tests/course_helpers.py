@@ -47,8 +47,8 @@ def hidden_part(src: str) -> str:
 
 def exercises_in(test_src: str) -> list[str]:
     return sorted(
-        set(re.findall(r'check_exercise\("([a-z0-9_]+)"', test_src))
-        | set(re.findall(r'"([a-z0-9_]+)": [a-z0-9_]+[,}]', test_src))
+        set(re.findall(r'check_exercise\("([A-Za-z0-9_]+)"', test_src))
+        | set(re.findall(r'"([A-Za-z0-9_]+)": [A-Za-z0-9_]+[,}]', test_src))
     )
 
 

@@ -374,6 +374,7 @@ def test_regularization_explorer_caches_and_validates():
 
 
 def _explorers_with_a_good_and_a_bad_change():
+    from dlcourse import nn
     from dlcourse.explorers import (
         ActivationExplorer,
         ConvExplorer,
@@ -384,6 +385,8 @@ def _explorers_with_a_good_and_a_bad_change():
         PoolExplorer,
         RegularizationExplorer,
     )
+    from dlcourse.explorers.features import FeatureMapViewer
+    from dlcourse.explorers.receptive_field import ReceptiveFieldExplorer
 
     return [
         (lambda: NeuronExplorer(*make_blobs(20, centers=2, rng=0)), {"w1": 2.0}, {"activation": "no such activation"}),
@@ -394,6 +397,8 @@ def _explorers_with_a_good_and_a_bad_change():
         (OptimizerRace, {"lr": 0.02}, {"momentum": 1.5}),
         (Playground, {"lr": 0.2}, {"hidden": "two, three"}),
         (RegularizationExplorer, {"width": 8}, {"dropout": 1.5}),
+        (ReceptiveFieldExplorer, {"row": 1}, {"stack": "conv99"}),
+        (lambda: FeatureMapViewer(nn.lenet5(rng=0), np.zeros((3, 1, 28, 28)), np.zeros(3, int)), {}, {"index": 3}),
     ]
 
 
@@ -411,3 +416,64 @@ def test_a_rejected_setting_changes_nothing(cls, good, bad):
     for key, value in before.items():
         assert after[key] is value, f"{name}.{key} changed although the call was rejected"
     explorer.set(**good)  # the good half alone is accepted
+
+
+# --- lab 07: receptive fields and feature maps ---------------------------------------------------------------
+
+
+def test_stack_descriptions_parse_and_bad_ones_say_why():
+    from dlcourse.explorers.receptive_field import parse_stack
+
+    assert parse_stack("conv5 p2, relu, pool2, conv3 s2") == [
+        {"type": "conv", "kernel_size": 5, "out_channels": 1, "padding": 2},
+        {"type": "relu"},
+        {"type": "pool", "kernel_size": 2},
+        {"type": "conv", "kernel_size": 3, "out_channels": 1, "stride": 2},
+    ]
+    for bad in ("", "conv", "dense4", "conv3 x2", "conv0"):
+        with pytest.raises(ValueError):
+            parse_stack(bad)
+
+
+def test_receptive_field_explorer_follows_its_settings():
+    from dlcourse.explorers.receptive_field import ReceptiveFieldExplorer
+
+    e = ReceptiveFieldExplorer(np.zeros((28, 28)), "conv3, conv3, conv3", row=30, col=0)
+    assert e.output_hw() == (22, 22) and (e.row, e.col) == (21, 0)  # the unit is clipped to the output
+    assert e.sizes_and_jumps() == ([3, 5, 7], [1, 1, 1])
+    assert e.box() == (21, 27, 0, 6) and e.region().sum() == 49
+    e.set(stack="conv1 s2, conv3", row=0, col=0)  # a field with holes: 3x3 pixels spread over 5x5
+    assert e.box() == (0, 4, 0, 4) and e.region().sum() == 9
+    with pytest.raises(ValueError, match="does not fit"):
+        e.set(stack="conv29")
+    with pytest.raises(ValueError, match="row must be a non-negative int"):
+        e.set(row=-1)
+
+
+def test_receptive_field_widget_drives_its_explorer():
+    from dlcourse.explorers.widgets import receptive_field_explorer
+
+    w = receptive_field_explorer()
+    w.controls["stack"].value = "conv3 s2, conv3 s2, conv3 s2"
+    assert w.explorer.sizes_and_jumps() == ([3, 7, 15], [2, 4, 8]) and not w.message.value
+    w.controls["stack"].value = "conv99"
+    assert "does not fit" in w.message.value and w.explorer.stack == "conv3 s2, conv3 s2, conv3 s2"
+    w.controls["row"].value = 1
+    assert w.explorer.row == 1 and w.explorer.figure().axes
+
+
+def test_feature_map_viewer_shows_every_spatial_layer_and_the_prediction():
+    from dlcourse import functional as F
+    from dlcourse import nn
+    from dlcourse.explorers.widgets import feature_map_viewer
+
+    model = nn.lenet5(rng=0)
+    images = np.random.default_rng(0).random((4, 1, 28, 28)).astype(np.float32)
+    w = feature_map_viewer(model, images, np.arange(4))
+    w.controls["index"].value = 2
+    shown = w.explorer.activations()
+    assert [a.shape for _, a in shown] == [(6, 28, 28)] * 2 + [(6, 14, 14), (16, 10, 10), (16, 10, 10), (16, 5, 5)]
+    assert np.allclose(w.explorer.probabilities(), F.softmax(model(images[2:3]))[0])
+    fig = w.explorer.figure()
+    assert len(fig.axes) == 2 + 4 * 16  # input and bars, then four rows of up to 16 channels
+    assert model.training  # the viewer leaves the model as it found it

@@ -282,3 +282,31 @@ def regularization_explorer(width=64, lam=0.0, dropout=0.0) -> ExplorerWidget:
             ),
         },
     )
+
+
+def receptive_field_explorer(image=None, stack=None) -> ExplorerWidget:
+    """A stack of conv/pool layers written as text, and one output unit: its receptive field over an image."""
+    from .receptive_field import LENET_FEATURES, ReceptiveFieldExplorer
+
+    state = ReceptiveFieldExplorer(image, stack or LENET_FEATURES)
+    return ExplorerWidget(
+        state,
+        {
+            "stack": W.Text(
+                value=state.stack,
+                description="layers",
+                continuous_update=False,
+                layout=W.Layout(width="420px"),
+            ),
+            "row": _int_slider("output row", state.row, 0, 31),
+            "col": _int_slider("output column", state.col, 0, 31),
+        },
+    )
+
+
+def feature_map_viewer(model, images, labels, index=0) -> ExplorerWidget:
+    """Pick a test image: every channel after every ReLU and pooling layer of a trained NumPy CNN."""
+    from .features import FeatureMapViewer
+
+    state = FeatureMapViewer(model, images, labels, index)
+    return ExplorerWidget(state, {"index": _int_slider("test digit #", index, 0, len(state.images) - 1)})

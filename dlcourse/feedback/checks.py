@@ -260,6 +260,18 @@ def _short(outcome: dict) -> str:
     return repr(values[0] if len(values) == 1 else tuple(values))
 
 
+def given_helpers(exercise) -> list:
+    """The functions an exercise hands to the learner ("F.conv2d" -> dlcourse.functional.conv2d)."""
+    from .. import functional
+
+    spaces = {"F": functional, "np": np}
+    out = []
+    for dotted in exercise.given:
+        space, _, attr = dotted.rpartition(".")
+        out.append(getattr(spaces[space], attr))
+    return out
+
+
 def check_exercise(
     name: str,
     fn,
@@ -275,7 +287,8 @@ def check_exercise(
     seed: seeds the random cases; None draws fresh ones (what hidden tests use)
     hidden: also run the larger, harder set of cases that grading uses
     own_work: finally run fn once under ``dlcourse.grading.assert_own_work``, which fails (DelegationError)
-        if fn hands its work to dlcourse or torch; ``allowed`` lists helpers the exercise permits
+        if fn hands its work to dlcourse or torch; ``allowed`` lists helpers the exercise permits (the
+        exercise's own ``given`` helpers are always permitted)
     Raises CheckFailed with feedback on the first mismatch. Returns None on purpose: nbgrader reads a
     number left as a test cell's last value as partial credit.
     """
@@ -339,7 +352,7 @@ def check_exercise(
                 fn,
                 kwargs,
                 target=fn,
-                allowed=allowed,
+                allowed=[*allowed, *given_helpers(exercise)],
                 name=name,
                 forbidden=exercise.forbidden or FORBIDDEN,
             )

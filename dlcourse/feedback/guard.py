@@ -58,7 +58,15 @@ def assert_own_work(
     target_code = getattr(target, "__code__", None)
     name = name or getattr(target, "__name__", "your function")
     seen: list[str] = []
-    if target_code is None:  # a builtin (torch.relu, a ufunc) or a partial given as the answer
+    if isinstance(target, type):  # a class (a torch.nn.Module): its own methods are the learner's code
+        inherited = [c for c in target.__mro__ if _matches(c.__module__, forbidden)]
+        if inherited:  # class LeNet5(reference.LeNet5): pass
+            seen.append(f"{inherited[0].__module__}.{inherited[0].__name__}")
+        methods = [getattr(v, "__func__", v) for v in vars(target).values()]
+        own_class_codes = {m.__code__ for m in methods if hasattr(m, "__code__")}
+        if _matches(target.__module__, forbidden):
+            seen.append(f"{target.__module__}.{target.__name__}")
+    elif target_code is None:  # a builtin (torch.relu, a ufunc) or a partial given as the answer
         inner = getattr(target, "func", target)
         module = _module_of_builtin(inner) if not hasattr(inner, "__code__") else inner.__globals__.get("__name__", "")
         target_code = getattr(inner, "__code__", None)
@@ -67,7 +75,7 @@ def assert_own_work(
     allowed_code = {getattr(f, "__code__", None) for f in allowed} - {None}
     allowed_builtins = {id(f) for f in allowed if not hasattr(f, "__code__")}
     depth = {"inside": 0, "allowed": 0}
-    own_codes = {target_code} - {None}
+    own_codes = ({target_code} | (own_class_codes if isinstance(target, type) else set())) - {None}
 
     def watch(frame, event, arg):
         if seen:

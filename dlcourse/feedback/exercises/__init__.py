@@ -11,10 +11,10 @@ any a module adds beside its exercise.
 
 from __future__ import annotations
 
-from . import backprop, conv, learning, neuron, ops, training
+from . import backprop, conv, learning, network, neuron, ops, training
 from .base import Case, Exercise, Mistake, known
 
-MODULES = (neuron, ops, learning, backprop, training, conv)
+MODULES = (neuron, ops, learning, backprop, training, conv, network)
 
 
 def _registry(modules) -> dict[str, Exercise]:
@@ -85,6 +85,16 @@ LABS: dict[str, tuple[str, ...]] = {
         "max_pool2d_backward",
         "avg_pool2d_backward",
         "conv2d_backward",
+    ),
+    "07-cnn": (
+        "layer_table",
+        "receptive_fields",
+        "flatten",
+        "flatten_backward",
+        "cnn_forward",
+        "cnn_backward",
+        "train_step",
+        "LeNet5",
     ),
 }
 

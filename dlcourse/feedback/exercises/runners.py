@@ -107,3 +107,78 @@ def mlp_backward(fn, kwargs):
 def batch_norm(fn, kwargs):
     out = fn(**kwargs)
     return {"output": out, "running_mean": kwargs["running_mean"], "running_var": kwargs["running_var"]}
+
+
+def layer_table(fn, kwargs):
+    """One output shape per layer (each its own entry, since shapes differ in length) and the parameters."""
+    layers = kwargs["layers"]
+    table = fn(layers, kwargs["input_shape"])
+    if not isinstance(table, (list, tuple)) or len(table) != len(layers):
+        raise TypeError(f"return a list with one (output_shape, parameters) pair per layer ({len(layers)})")
+    out = {}
+    for i, (entry, spec) in enumerate(zip(table, layers)):
+        if not isinstance(entry, (list, tuple)) or len(entry) != 2:
+            raise TypeError(f"entry {i} of your table is {entry!r}; expected a pair (output_shape, parameters)")
+        out[f"output shape of layer {i} ({spec['type']})"] = np.array(entry[0], dtype=int)
+    out["parameters per layer"] = np.array([entry[1] for entry in table], dtype=np.int64)
+    return out
+
+
+def receptive_fields(fn, kwargs):
+    got = fn(kwargs["layers"])
+    if not isinstance(got, (list, tuple)) or len(got) != 2:
+        raise TypeError("return two lists, (sizes, jumps), with one int per layer")
+    return {"sizes": np.array(got[0]), "jumps": np.array(got[1])}
+
+
+CACHE_NAMES = ("x", "conv_out", "relu_out", "pool_out")
+
+
+def cnn_forward(fn, kwargs):
+    got = fn(kwargs["x"], kwargs["params"])
+    if not isinstance(got, (list, tuple)) or len(got) != 2 or not isinstance(got[1], (list, tuple)):
+        raise TypeError("return (scores, cache) with cache = (x, conv_out, relu_out, pool_out)")
+    scores, cache = got
+    if len(cache) != len(CACHE_NAMES):
+        raise TypeError(f"cache must hold {len(CACHE_NAMES)} arrays, {CACHE_NAMES}; yours holds {len(cache)}")
+    return {"scores": scores, **{f"cache[{i}] ({n})": c for i, (n, c) in enumerate(zip(CACHE_NAMES, cache))}}
+
+
+CNN_PARAMS = ("conv.weight", "conv.bias", "fc.weight", "fc.bias")
+
+
+def cnn_backward(fn, kwargs):
+    """The case carries the forward pass's cache (computed by the grader), as the exercise's text gives it."""
+    grads = fn(kwargs["dscores"], tuple(kwargs["cache"]), kwargs["params"])
+    if not isinstance(grads, dict):
+        raise TypeError(f"return a dict with the keys {CNN_PARAMS}, got {type(grads).__name__}")
+    return {f"grads['{k}']": grads.get(k) for k in CNN_PARAMS}
+
+
+def train_steps(fn, kwargs):
+    """Three steps on one fixed batch: the losses returned and the parameters after them."""
+    params = {k: np.array(v, dtype=float) for k, v in kwargs["params"].items()}
+    losses = [fn(params, kwargs["x"], kwargs["y"], kwargs["lr"]) for _ in range(3)]
+    return {
+        "losses returned by steps 1, 2, 3": np.array(losses, dtype=float),
+        **{f"params['{k}'] after 3 steps": params.get(k) for k in CNN_PARAMS},
+    }
+
+
+def torch_module(fn, kwargs):
+    """Build the learner's module and read its structure: output shape on a batch of two, parameter counts."""
+    import torch
+
+    model = fn(**kwargs)
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(
+            f"{getattr(fn, '__name__', 'it')}(...) must build a torch.nn.Module, got {type(model).__name__}"
+        )
+    with torch.no_grad():
+        out = model(torch.zeros(2, kwargs["in_channels"], 28, 28))
+    sizes = sorted(p.numel() for p in model.parameters())
+    return {
+        "output shape for a batch of two": np.array(tuple(out.shape)),
+        "parameters": np.int64(sum(sizes)),
+        "parameter tensor sizes (sorted)": np.array(sizes, dtype=np.int64),
+    }
