@@ -72,9 +72,14 @@ c.SandboxedKernelManager.memory_limit_mb = 2048
 c.SandboxedKernelManager.cpu_limit_seconds = 300
 
 # Every cell of the submission's run has a time limit: an infinite loop is interrupted after this many
-# seconds and the run carries on (its outputs are for feedback; points come from ScoreTests).
-c.Execute.timeout = 30
+# seconds and the run carries on (its outputs are for feedback; points come from ScoreTests). It must exceed
+# the longest cell of any lab on a busy machine (lab 07 trains LeNet-5 in NumPy for about 45 s on two cores).
+c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
+# An interrupted cell busy in NumPy can take a while to report back; waiting for its last output must never
+# fail the whole submission (nbgrader's default raises, and the learner would get no grade at all).
+c.Execute.iopub_timeout = 15
+c.Execute.raise_on_iopub_timeout = False
 
 # nbgrader gives zero points to a test cell that wrote anything to stderr. ScoreTests writes none, but strip
 # every stderr stream anyway, so that a warning in the learner's run never costs marks.

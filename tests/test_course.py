@@ -476,6 +476,30 @@ def test_infinite_loop_costs_only_its_cell(lab, graded):
     assert result["seconds"] < 60 * len(STUDENTS) + timeout, "grading must finish"
 
 
+@pytest.mark.timeout(900)
+@pytest.mark.slow
+def test_a_busy_free_cell_is_interrupted_and_grading_carries_on(tmp_path):
+    """A cell outside the answers that keeps NumPy busy for ever is interrupted at the time limit, and the
+    submission is still graded in full (a slow reply to the interrupt must not fail the whole notebook)."""
+    lab = LABS[0]
+    course = tmp_path / "course"
+    config = (ROOT / "course" / "nbgrader_config.py").read_text()
+    (course / "source").mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text(config + "\nc.Execute.timeout = 5\nc.Execute.iopub_timeout = 1\n")
+    shutil.copytree(ROOT / "course" / "source" / lab, course / "source" / lab)
+    nbgrader("generate_assignment", lab, "--force", cwd=course)
+    release = nbformat.read(course / "release" / lab / f"{lab}.ipynb", as_version=4)
+    nb = solved(release, source_notebook(lab))
+    busy = "a = np.ones((300, 300))\nwhile True:\n    a = np.tanh(a @ a)"
+    nb.cells.insert(2, nbformat.v4.new_code_cell(busy))
+    folder = course / "submitted" / "busy" / lab
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / f"{lab}.ipynb")
+    nbgrader("autograde", lab, "--force", cwd=course)
+    got, out_of = _total(_scores(course, lab, ["busy"])["busy"])
+    assert out_of > 0 and got == out_of
+
+
 @pytest.mark.timeout(2400)  # the first test of a lab grades all its students
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)

@@ -174,6 +174,15 @@ class SandboxedKernelManager(AsyncKernelManager):
             package_dirs=_package_dirs(),
         )
 
+    async def _async_interrupt_kernel(self) -> None:
+        # A SIGINT would reach bwrap, which exits and takes the kernel with it (a timed-out cell would kill the
+        # whole run): ask the kernel to interrupt itself, over its control channel, instead.
+        if self.kernel_spec is not None:
+            self.kernel_spec.interrupt_mode = "message"
+        await super()._async_interrupt_kernel()
+
+    interrupt_kernel = _async_interrupt_kernel
+
     async def _async_cleanup_resources(self, restart: bool = False):
         await super()._async_cleanup_resources(restart=restart)
         if not restart:

@@ -14,12 +14,14 @@ from .atomic import all_or_nothing
 from .figures import new_figure
 
 LENET_FEATURES = "conv5 p2, relu, pool2, conv5, relu, pool2"
-_ITEM = re.compile(r"^(conv|pool)(\d+)((?:\s+[sp]\d+)*)$|^relu$")
+_ITEM = re.compile(r"^(conv|pool)(\d+)((?:\s+[spc]\d+)*)$|^(relu|flatten)$|^fc(\d+)$")
+_OPTION = {"s": "stride", "p": "padding", "c": "out_channels"}
 
 
 def parse_stack(text: str) -> list[dict]:
-    """Layer dicts from a compact description: "conv5 p2, relu, pool2, conv3 s2" (kernel, then optional
-    stride sN and padding pN; a pool's stride defaults to its kernel)."""
+    """Layer dicts from a compact description: "conv5 c6 p2, relu, pool2, conv3 s2, flatten, fc10" (kernel,
+    then optional output channels cN (default 1), stride sN and padding pN; a pool's stride defaults to its
+    kernel; fcN is a linear layer with N outputs)."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"describe the stack as text such as {LENET_FEATURES!r}, got {text!r}")
     layers = []
@@ -29,16 +31,21 @@ def parse_stack(text: str) -> list[dict]:
             raise ValueError(
                 f"cannot read {item!r}: write convK, poolK or relu, with optional sN (stride), pN (padding)"
             )
-        if item == "relu":
-            layers.append({"type": "relu"})
+        if match.group(4):
+            layers.append({"type": match.group(4)})
+            continue
+        if match.group(5):
+            layers.append({"type": "linear", "out_features": int(match.group(5))})
             continue
         spec = {"type": match.group(1), "kernel_size": int(match.group(2))}
         if spec["type"] == "conv":
             spec["out_channels"] = 1
         for option in match.group(3).split():
-            spec["stride" if option[0] == "s" else "padding"] = int(option[1:])
-        if spec["kernel_size"] < 1 or spec.get("stride", 1) < 1:
-            raise ValueError(f"{item!r}: kernel and stride must be at least 1")
+            if option[0] == "c" and spec["type"] != "conv":
+                raise ValueError(f"{item!r}: only a conv layer has output channels (cN)")
+            spec[_OPTION[option[0]]] = int(option[1:])
+        if min(spec["kernel_size"], spec.get("stride", 1), spec.get("out_channels", 1)) < 1:
+            raise ValueError(f"{item!r}: kernel, stride and channels must be at least 1")
         layers.append(spec)
     return layers
 
@@ -91,6 +98,8 @@ class ReceptiveFieldExplorer:
         for key, value in params.items():
             if key == "stack":
                 layers = parse_stack(value)
+                if any(spec["type"] in ("flatten", "linear") for spec in layers):
+                    raise ValueError("receptive fields are for conv, pool and relu layers: leave out flatten and fc")
                 cnn.layer_table(layers, (1, *self.image.shape))  # raises when a window does not fit
                 self.stack, self.layers = value, layers
             elif key in ("row", "col"):

@@ -310,3 +310,21 @@ def feature_map_viewer(model, images, labels, index=0) -> ExplorerWidget:
 
     state = FeatureMapViewer(model, images, labels, index)
     return ExplorerWidget(state, {"index": _int_slider("test digit #", index, 0, len(state.images) - 1)})
+
+
+def architecture_explorer(network="VGG16", batch_size=32) -> ExplorerWidget:
+    """A network (or one you type), a batch size and a number format: per-layer costs and memory totals."""
+    from .architecture import BYTES, NETWORKS, SMALL_DEFAULT, ArchitectureExplorer
+
+    state = ArchitectureExplorer(network, batch_size)
+    return ExplorerWidget(
+        state,
+        {
+            "network": W.Dropdown(options=list(NETWORKS), value=network, description="network"),
+            "batch_size": _int_slider("batch size", batch_size, 1, 256),
+            "dtype": W.Dropdown(options=list(BYTES), value="float32", description="numbers"),
+            "layers": W.Text(
+                value=SMALL_DEFAULT, description="small:", continuous_update=False, layout=W.Layout(width="520px")
+            ),
+        },
+    )

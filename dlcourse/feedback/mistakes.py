@@ -331,6 +331,97 @@ def batch_norm_eval_uses_batch(
     )
 
 
+def _bn_training_stats(x, axes):
+    return x.mean(axis=axes), x.var(axis=axes)
+
+
+def _bn_apply(x, mean, var, weight, bias, eps):
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    out = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)
+    out = out * weight.reshape(shape) if weight is not None else out
+    return out + bias.reshape(shape) if bias is not None else out
+
+
+def _bn_with(x, running_mean, running_var, weight, bias, training, momentum, eps, *, mistake):
+    """Batch norm in training mode with one slip in its statistics or their running averages."""
+    x = np.asarray(x, dtype=float)
+    if not training:
+        return F.batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
+    axes = (0,) + tuple(range(2, x.ndim))
+    m = x.size // x.shape[1]
+    mean, var = _bn_training_stats(x, axes)
+    unbiased = var * m / (m - 1)
+    if mistake == "running_var_biased":
+        new_mean, new_var = mean, var
+    elif mistake == "momentum_reversed":
+        new_mean = momentum * running_mean + (1 - momentum) * mean
+        new_var = momentum * running_var + (1 - momentum) * unbiased
+    else:
+        new_mean, new_var = mean, unbiased
+    if mistake == "momentum_reversed":
+        running_mean[...], running_var[...] = new_mean, new_var
+    else:
+        running_mean *= 1 - momentum
+        running_mean += momentum * new_mean
+        running_var *= 1 - momentum
+        running_var += momentum * new_var
+    if mistake == "running_stats_in_training":
+        return _bn_apply(x, running_mean, running_var, weight, bias, eps)
+    if mistake == "per_sample":  # statistics over each example's own values
+        sample_axes = tuple(range(1, x.ndim))
+        mu, v = x.mean(axis=sample_axes, keepdims=True), x.var(axis=sample_axes, keepdims=True)
+        out = (x - mu) / np.sqrt(v + eps)
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        out = out * weight.reshape(shape) if weight is not None else out
+        return out + bias.reshape(shape) if bias is not None else out
+    return _bn_apply(x, mean, var, weight, bias, eps)
+
+
+def batch_norm_running_var_biased(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+                                  eps=1e-5):  # fmt: skip
+    return _bn_with(x, running_mean, running_var, weight, bias, training, momentum, eps, mistake="running_var_biased")
+
+
+def batch_norm_momentum_reversed(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+                                 eps=1e-5):  # fmt: skip
+    return _bn_with(x, running_mean, running_var, weight, bias, training, momentum, eps, mistake="momentum_reversed")
+
+
+def batch_norm_running_stats_in_training(x, running_mean, running_var, weight=None, bias=None, training=False,
+                                         momentum=0.1, eps=1e-5):  # fmt: skip
+    return _bn_with(
+        x, running_mean, running_var, weight, bias, training, momentum, eps, mistake="running_stats_in_training"
+    )
+
+
+def batch_norm_per_sample(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+                          eps=1e-5):  # fmt: skip
+    return _bn_with(x, running_mean, running_var, weight, bias, training, momentum, eps, mistake="per_sample")
+
+
+def batch_norm_backward_constant_stats(dout, x, running_mean, running_var, weight=None, bias=None, training=False,
+                                       eps=1e-5):  # fmt: skip
+    """Treats the batch mean and variance as constants: dx = dout * weight / std, also in training."""
+    dx, dweight, dbias = F.batch_norm_backward(dout, x, running_mean, running_var, weight, bias, False, eps)
+    if training:
+        axes = (0,) + tuple(range(2, np.ndim(x)))
+        mean, var = _bn_training_stats(np.asarray(x, dtype=float), axes)
+        shape = (1, -1) + (1,) * (np.ndim(x) - 2)
+        g = dout * weight.reshape(shape) if weight is not None else dout
+        dx = g / np.sqrt(var.reshape(shape) + eps)
+        x_hat = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)
+        dweight = (dout * x_hat).sum(axis=axes) if weight is not None else None
+    return dx, dweight, dbias
+
+
+def batch_norm_backward_dweight_on_x(dout, x, running_mean, running_var, weight=None, bias=None, training=False,
+                                     eps=1e-5):  # fmt: skip
+    """dweight summed against x instead of the normalised x_hat."""
+    dx, dweight, dbias = F.batch_norm_backward(dout, x, running_mean, running_var, weight, bias, training, eps)
+    axes = (0,) + tuple(range(2, np.ndim(x)))
+    return dx, (np.asarray(dout) * np.asarray(x)).sum(axis=axes) if weight is not None else None, dbias
+
+
 def dropout_not_inverted(x, p=0.5, training=True, *, rng=None, mask=None):
     out = F.dropout(x, p, training, rng=rng, mask=mask)
     return out * (1 - p) if training else out
@@ -704,6 +795,40 @@ CATALOGUE: dict[str, list[Mistake]] = {
             "batch_norm_eval_uses_batch",
             "in eval mode (training=False) normalise with the running statistics, not the batch's own",
             batch_norm_eval_uses_batch,
+        ),
+        Mistake(
+            "batch_norm_running_var_biased",
+            "running_var averages the unbiased variance (divide by m - 1), as PyTorch does; normalise with the "
+            "biased one",
+            batch_norm_running_var_biased,
+        ),
+        Mistake(
+            "batch_norm_momentum_reversed",
+            "running = (1 - momentum) * running + momentum * batch statistic: momentum weighs the new batch",
+            batch_norm_momentum_reversed,
+        ),
+        Mistake(
+            "batch_norm_running_stats_in_training",
+            "in training mode normalise with the batch's own mean and variance; the running ones are for eval",
+            batch_norm_running_stats_in_training,
+        ),
+        Mistake(
+            "batch_norm_per_sample",
+            "statistics are per channel, over the batch and the positions (axes 0, 2, 3), not per example",
+            batch_norm_per_sample,
+        ),
+    ],
+    "batch_norm_backward": [
+        Mistake(
+            "batch_norm_backward_constant_stats",
+            "in training mode the mean and variance depend on x too: dx has two more terms, the means of g and "
+            "of g * x_hat over each channel",
+            batch_norm_backward_constant_stats,
+        ),
+        Mistake(
+            "batch_norm_backward_dweight_on_x",
+            "weight multiplies the normalised x_hat, so dweight sums dout * x_hat, not dout * x",
+            batch_norm_backward_dweight_on_x,
         ),
     ],
     "dropout": [

@@ -11,10 +11,10 @@ any a module adds beside its exercise.
 
 from __future__ import annotations
 
-from . import backprop, conv, learning, network, neuron, ops, training
+from . import architectures, backprop, conv, learning, network, neuron, ops, training
 from .base import Case, Exercise, Mistake, known
 
-MODULES = (neuron, ops, learning, backprop, training, conv, network)
+MODULES = (neuron, ops, learning, backprop, training, conv, network, architectures)
 
 
 def _registry(modules) -> dict[str, Exercise]:
@@ -95,6 +95,14 @@ LABS: dict[str, tuple[str, ...]] = {
         "cnn_backward",
         "train_step",
         "LeNet5",
+    ),
+    "08-architectures": (
+        "layer_costs",
+        "inception_macs",
+        "batch_norm",
+        "batch_norm_backward",
+        "vgg_block",
+        "Inception",
     ),
 }
 

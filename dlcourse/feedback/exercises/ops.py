@@ -314,6 +314,8 @@ EXERCISES.append(
         lambda rng, hidden: _batch_norm_cases(rng, hidden, True),
         output_names=("dx", "dweight", "dbias"),
         mistakes=known("batch_norm_backward"),
+        gradient_of=(F.batch_norm, ("x", "weight", "bias")),
+        gradient_case=lambda rng: _batch_norm_cases(rng, False, True)[1].kwargs,  # (4, 2, 3, 3), training
     )
 )
 

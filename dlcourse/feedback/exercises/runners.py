@@ -166,19 +166,46 @@ def train_steps(fn, kwargs):
 
 
 def torch_module(fn, kwargs):
-    """Build the learner's module and read its structure: output shape on a batch of two, parameter counts."""
+    """Build the learner's module and read its structure: output shape on a batch of two, parameter counts.
+    The case's input_shape (C, H, W), when it has one, is not passed to fn: it is what the module is fed."""
     import torch
 
+    kwargs = dict(kwargs)
+    input_shape = kwargs.pop("input_shape", (kwargs.get("in_channels", 1), 28, 28))
     model = fn(**kwargs)
     if not isinstance(model, torch.nn.Module):
         raise TypeError(
             f"{getattr(fn, '__name__', 'it')}(...) must build a torch.nn.Module, got {type(model).__name__}"
         )
     with torch.no_grad():
-        out = model(torch.zeros(2, kwargs["in_channels"], 28, 28))
+        out = model(torch.zeros(2, *input_shape))
     sizes = sorted(p.numel() for p in model.parameters())
     return {
         "output shape for a batch of two": np.array(tuple(out.shape)),
         "parameters": np.int64(sum(sizes)),
         "parameter tensor sizes (sorted)": np.array(sizes, dtype=np.int64),
     }
+
+
+def layer_costs(fn, kwargs):
+    layers = kwargs["layers"]
+    rows = fn(layers, kwargs["input_shape"])
+    if not isinstance(rows, (list, tuple)) or len(rows) != len(layers):
+        raise TypeError(
+            f"return a list with one (output_shape, parameters, macs, stored) row per layer ({len(layers)})"
+        )
+    out = {}
+    for i, (row, spec) in enumerate(zip(rows, layers)):
+        if not isinstance(row, (list, tuple)) or len(row) != 4:
+            raise TypeError(f"row {i} is {row!r}; expected (output_shape, parameters, macs, stored)")
+        out[f"output shape of layer {i} ({spec['type']})"] = np.array(row[0], dtype=int)
+    for j, what in enumerate(("parameters", "multiply-adds", "stored values"), start=1):
+        out[f"{what} per layer"] = np.array([row[j] for row in rows], dtype=np.int64)
+    return out
+
+
+def inception(fn, kwargs):
+    got = fn(**kwargs)
+    if not isinstance(got, (list, tuple)) or len(got) != 2:
+        raise TypeError("return (out_channels, macs)")
+    return {"output channels": np.int64(got[0]), "multiply-adds": np.int64(got[1])}
