@@ -25,19 +25,24 @@ def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-6) -
             f"{getattr(x, 'dtype', type(x).__name__)}"
         )
     positive_number(h, "h")
-    grad = np.zeros_like(x)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)  # views: writing flat perturbs x itself
+    flat = x.reshape(-1)  # a view: writing flat perturbs x itself
     if not np.shares_memory(flat, x):
         raise ValueError("x must be contiguous so that it can be perturbed in place")
-    for i in range(flat.size):
+    return _centred_differences(f, flat, range(flat.size), h).reshape(x.shape)
+
+
+def _centred_differences(f, flat, indices, h) -> np.ndarray:
+    """(f(x + h e_i) - f(x - h e_i)) / 2h for each i in indices, perturbing ``flat`` (a view of x) in place."""
+    out = np.empty(len(indices))
+    for k, i in enumerate(indices):
         original = flat[i]
         flat[i] = original + h
         f_plus = float(f())
         flat[i] = original - h
         f_minus = float(f())
         flat[i] = original
-        gflat[i] = (f_plus - f_minus) / (2 * h)
-    return grad
+        out[k] = (f_plus - f_minus) / (2 * h)
+    return out
 
 
 def numerical_gradient_of_array(f: Callable[[], np.ndarray], x: np.ndarray, dout: np.ndarray, h: float = 1e-6):
@@ -52,16 +57,7 @@ def numerical_partials(f: Callable[[], float], x: np.ndarray, indices, h: float 
     if not isinstance(x, np.ndarray) or x.dtype != np.float64 or not x.flags.c_contiguous:
         raise ValueError(f"x must be a contiguous float64 NumPy array, got {getattr(x, 'dtype', type(x).__name__)}")
     positive_number(h, "h")
-    flat, out = x.reshape(-1), []
-    for i in indices:
-        original = flat[i]
-        flat[i] = original + h
-        f_plus = float(f())
-        flat[i] = original - h
-        f_minus = float(f())
-        flat[i] = original
-        out.append((f_plus - f_minus) / (2 * h))
-    return np.array(out)
+    return _centred_differences(f, x.reshape(-1), list(indices), h)
 
 
 def relative_error(a, b, eps: float = 1e-12) -> float:

@@ -60,6 +60,11 @@ def defined_functions(src: str) -> dict[str, list[str]]:
     }
 
 
+def defined_classes(src: str) -> list[str]:
+    """Names of the top-level classes in a cell."""
+    return [n.name for n in ast.parse(src).body if isinstance(n, ast.ClassDef)]
+
+
 def call_arguments(src: str, name: str) -> str:
     """How to pass a function's own parameters on: "x, p, training, rng=rng, mask=mask"."""
     node = next(n for n in ast.parse(src).body if isinstance(n, ast.FunctionDef) and n.name == name)
@@ -98,6 +103,11 @@ def delegating(release, source):
     nb = copy.deepcopy(release)
     for cell, src_cell in zip(solution_cells(nb), solution_cells(source)):
         lines = []
+        for name in defined_classes(src_cell.source):  # a torch.nn.Module: subclass the reference's
+            if name in EXERCISES:
+                ref = EXERCISES[name].reference
+                lines.append(f"from {ref.__module__} import {ref.__name__} as _reference_{name}")
+                lines.append(f"class {name}(_reference_{name}):\n    pass")
         for name in defined_functions(src_cell.source):
             if name not in EXERCISES:  # a helper the lab gives, not a graded function
                 continue

@@ -8,30 +8,12 @@ import torch
 from torch import nn
 
 from dlcourse import models
+from dlcourse.architectures import from_layers
 from dlcourse.explorers import features
 from dlcourse.explorers.receptive_field import formula_box, gradient_region
 from dlcourse.feedback.exercises.network import _random_stack
 from dlcourse.gradcheck import check_gradients, numerical_gradient, relative_error
 from dlcourse.reference import cnn
-
-
-def torch_stack(layers, in_channels):
-    """The same layers as torch modules (a conv's input channels filled in as the stack goes)."""
-    modules, channels = [], in_channels
-    for spec in layers:
-        k, s, p = cnn.window(spec)
-        if spec["type"] == "conv":
-            modules.append(nn.Conv2d(channels, spec["out_channels"], k, s, p, bias=spec.get("bias", True)))
-            channels = spec["out_channels"]
-        elif spec["type"] == "pool":
-            modules.append(nn.MaxPool2d(k, s, p))
-        elif spec["type"] == "relu":
-            modules.append(nn.ReLU())
-        elif spec["type"] == "flatten":
-            modules.append(nn.Flatten())
-        else:
-            modules.append(nn.LazyLinear(spec["out_features"], bias=spec.get("bias", True)))
-    return nn.Sequential(*modules)
 
 
 def test_lenet5_table_is_torchs_model():
@@ -48,7 +30,7 @@ def test_layer_table_matches_torch_on_random_stacks(seed):
     rng = np.random.default_rng(seed)
     size = (int(rng.integers(8, 41)), int(rng.integers(8, 41)))
     layers, channels = _random_stack(rng, size), int(rng.integers(1, 5))
-    model = torch_stack(layers, channels)
+    model = from_layers(layers, channels)
     x = torch.zeros(1, channels, *size)
     table = cnn.layer_table(layers, (channels, *size))
     for module, (shape, params) in zip(model, table):
@@ -121,7 +103,7 @@ def test_receptive_field_by_torch_autograd():
     """gradient_region is what torch's autograd finds: the pixels with a non-zero gradient for one unit, with
     weights of one and average pooling (so that no path is cut)."""
     layers = cnn.LENET5[:6]
-    model = torch_stack(layers, 1).double()
+    model = from_layers(layers, 1).double()
     for i, module in enumerate(model):
         if isinstance(module, nn.Conv2d):
             nn.init.ones_(module.weight)

@@ -37,7 +37,7 @@ def encode(value, depth: int = 0):
     if isinstance(value, float):
         return value if np.isfinite(value) else {"~": "float", "v": repr(value)}
     if isinstance(value, np.ndarray) and value.dtype.kind in _NUMERIC_KINDS and value.dtype.hasobject is False:
-        arr = np.ascontiguousarray(value)
+        arr = np.ascontiguousarray(value).reshape(value.shape)  # ascontiguousarray makes a 0-d array 1-d
         return {
             "~": "nd",
             "dtype": arr.dtype.str,

@@ -109,19 +109,24 @@ def batch_norm(fn, kwargs):
     return {"output": out, "running_mean": kwargs["running_mean"], "running_var": kwargs["running_var"]}
 
 
-def layer_table(fn, kwargs):
-    """One output shape per layer (each its own entry, since shapes differ in length) and the parameters."""
-    layers = kwargs["layers"]
-    table = fn(layers, kwargs["input_shape"])
-    if not isinstance(table, (list, tuple)) or len(table) != len(layers):
-        raise TypeError(f"return a list with one (output_shape, parameters) pair per layer ({len(layers)})")
+def _layer_rows(rows, layers, columns):
+    """Each layer's output shape (an entry of its own, since shapes differ in length), then one array per
+    numeric column of the rows."""
+    what = ", ".join(("output_shape", *columns))
+    if not isinstance(rows, (list, tuple)) or len(rows) != len(layers):
+        raise TypeError(f"return a list with one ({what}) row per layer ({len(layers)})")
     out = {}
-    for i, (entry, spec) in enumerate(zip(table, layers)):
-        if not isinstance(entry, (list, tuple)) or len(entry) != 2:
-            raise TypeError(f"entry {i} of your table is {entry!r}; expected a pair (output_shape, parameters)")
-        out[f"output shape of layer {i} ({spec['type']})"] = np.array(entry[0], dtype=int)
-    out["parameters per layer"] = np.array([entry[1] for entry in table], dtype=np.int64)
+    for i, (row, spec) in enumerate(zip(rows, layers)):
+        if not isinstance(row, (list, tuple)) or len(row) != 1 + len(columns):
+            raise TypeError(f"entry {i} of your table is {row!r}; expected ({what})")
+        out[f"output shape of layer {i} ({spec['type']})"] = np.array(row[0], dtype=int)
+    for j, column in enumerate(columns, start=1):
+        out[f"{column} per layer"] = np.array([row[j] for row in rows], dtype=np.int64)
     return out
+
+
+def layer_table(fn, kwargs):
+    return _layer_rows(fn(kwargs["layers"], kwargs["input_shape"]), kwargs["layers"], ("parameters",))
 
 
 def receptive_fields(fn, kwargs):
@@ -188,20 +193,8 @@ def torch_module(fn, kwargs):
 
 
 def layer_costs(fn, kwargs):
-    layers = kwargs["layers"]
-    rows = fn(layers, kwargs["input_shape"])
-    if not isinstance(rows, (list, tuple)) or len(rows) != len(layers):
-        raise TypeError(
-            f"return a list with one (output_shape, parameters, macs, stored) row per layer ({len(layers)})"
-        )
-    out = {}
-    for i, (row, spec) in enumerate(zip(rows, layers)):
-        if not isinstance(row, (list, tuple)) or len(row) != 4:
-            raise TypeError(f"row {i} is {row!r}; expected (output_shape, parameters, macs, stored)")
-        out[f"output shape of layer {i} ({spec['type']})"] = np.array(row[0], dtype=int)
-    for j, what in enumerate(("parameters", "multiply-adds", "stored values"), start=1):
-        out[f"{what} per layer"] = np.array([row[j] for row in rows], dtype=np.int64)
-    return out
+    rows = fn(kwargs["layers"], kwargs["input_shape"])
+    return _layer_rows(rows, kwargs["layers"], ("parameters", "multiply-adds", "stored values"))
 
 
 def inception(fn, kwargs):
