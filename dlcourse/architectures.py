@@ -1,5 +1,6 @@
-"""The ImageNet architectures of lab 08 (and ResNet-18 of lab 09) in PyTorch, and a profiler that counts what
-each layer costs: parameters, multiply-adds and stored values, measured by running the model.
+"""The ImageNet architectures of lab 08 and the ResNets of lab 09 (18, 34 and 50 layers, basic and bottleneck
+blocks) in PyTorch, and a profiler that counts what each layer costs: parameters, multiply-adds and stored
+values, measured by running the model.
 
 Build large models on PyTorch's "meta" device to count them without allocating their weights:
 
@@ -116,19 +117,56 @@ def googlenet(num_classes=1000) -> nn.Sequential:
     )  # fmt: skip
 
 
+class Bottleneck(nn.Module):
+    """He et al. (2016)'s bottleneck block for deep ResNets: a 1x1 convolution reduces the channels to
+    ``width``, a 3x3 convolution (carrying the stride) works at that width, a 1x1 convolution expands to
+    4 * width; batch norm after each, the shortcut added before the last ReLU (a 1x1 projection where the
+    shape changes). At 256 channels it costs 69,632 weights where two 3x3 convolutions cost 1,179,648."""
+
+    expansion = 4
+
+    def __init__(self, in_channels: int, width: int, stride: int = 1):
+        super().__init__()
+        out_channels = width * self.expansion
+        self.reduce = nn.Sequential(nn.Conv2d(in_channels, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
+        self.conv = nn.Sequential(nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
+        self.expand = nn.Sequential(nn.Conv2d(width, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels))
+        self.shortcut = nn.Sequential()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels)
+            )
+
+    def forward(self, x):
+        return torch.relu(self.expand(self.conv(self.reduce(x))) + self.shortcut(x))
+
+
+RESNET_STAGES = {18: (BasicBlock, (2, 2, 2, 2)), 34: (BasicBlock, (3, 4, 6, 3)), 50: (Bottleneck, (3, 4, 6, 3))}
+
+
+def resnet(depth: int = 18, num_classes: int = 1000, in_channels: int = 3) -> nn.Sequential:
+    """ResNet-18, -34 or -50 (He et al., 2016): a 7x7 stride-2 stem and 3x3 max pool, four stages (64, 128, 256,
+    512 channels, or 4x that out of bottlenecks; each stage after the first halves the size), global average
+    pooling, one linear layer. Parameters for 1,000 classes: 11,689,512, 21,797,672 and 25,557,032."""
+    if depth not in RESNET_STAGES:
+        raise ValueError(f"depth must be one of {sorted(RESNET_STAGES)}, got {depth!r}")
+    block, counts = RESNET_STAGES[depth]
+    blocks, channels = [], 64
+    for stage, (width, count) in enumerate(zip((64, 128, 256, 512), counts)):
+        for i in range(count):
+            blocks.append(block(channels, width, 2 if stage and not i else 1))
+            channels = width * getattr(block, "expansion", 1)
+    return nn.Sequential(
+        nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+        nn.MaxPool2d(3, 2, 1), *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes),
+    )  # fmt: skip
+
+
 def resnet18(num_classes=1000, in_channels=3) -> nn.Sequential:
     """ResNet-18 (He et al., 2016): a 7x7 stem, four stages of two basic blocks (64, 128, 256, 512 channels,
     halving the size from the second stage on), global average pooling, one linear layer: 11,689,512
     parameters for 1,000 classes."""
-    blocks, channels = [], 64
-    for stage, width in enumerate((64, 128, 256, 512)):
-        for block in range(2):
-            blocks.append(BasicBlock(channels, width, 2 if stage and not block else 1))
-            channels = width
-    return nn.Sequential(
-        nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
-        nn.MaxPool2d(3, 2, 1), *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, num_classes),
-    )  # fmt: skip
+    return resnet(18, num_classes, in_channels)
 
 
 # --- the profiler ------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""PyTorch models used from lab 04 on, the device to run them on, and a layer-by-layer summary."""
+"""PyTorch models used from lab 04 on (LeNet-5, the basic block, plain and residual digits networks), the device
+to run them on, training and prediction helpers, and a layer-by-layer summary."""
 
 from __future__ import annotations
 
@@ -70,6 +71,65 @@ class BasicBlock(nn.Module):
         return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+
+class Block(nn.Module):
+    """Two 3x3 conv layers, each followed by batch norm when ``batch_norm``, with the skip connection when
+    ``residual`` (then it is ``BasicBlock``, projection shortcut included) or without it (its plain twin, the
+    same layers in a chain). For comparing the two at equal depth; ``activation`` is 'relu', 'tanh' or
+    'sigmoid'."""
+
+    def __init__(self, in_channels, out_channels, stride=1, *, residual=True, batch_norm=True, activation="relu"):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        norm = nn.BatchNorm2d if batch_norm else lambda channels: nn.Identity()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=not batch_norm)
+        self.bn1 = norm(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=not batch_norm)
+        self.bn2 = norm(out_channels)
+        self.act = ACTIVATIONS[activation]()
+        self.residual = residual
+        self.shortcut = nn.Sequential()
+        if residual and (stride != 1 or in_channels != out_channels):
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=not batch_norm), norm(out_channels)
+            )
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(self.act(self.bn1(self.conv1(x)))))
+        return self.act(out + self.shortcut(x) if self.residual else out)
+
+
+def digits_net(depth, *, residual=True, batch_norm=True, activation="relu", widths=(8, 16), num_classes=10):
+    """A plain or residual CNN for 1x28x28 digits with ``depth`` weighted layers, He-initialised.
+
+    A 3x3 stem conv (with batch norm and the activation) and 2x2 max pooling to 14x14; then (depth - 2) / 2
+    ``Block``s shared equally among the stages of ``widths`` channels, each stage after the first halving the
+    size with a stride-2 first block; global average pooling and one linear layer. As in He et al. (2016), the
+    1x1 projection shortcuts are not counted in the depth: plain-18 and ResNet-18 have the same 18 layers.
+    """
+    blocks, rest = divmod(depth - 2, 2 * len(widths))
+    if isinstance(depth, bool) or not isinstance(depth, int) or rest or blocks < 1:
+        raise ValueError(
+            f"depth must be 2 plus a positive multiple of {2 * len(widths)} (two convs per block, "
+            f"{len(widths)} stages), e.g. {2 + 2 * len(widths)} or {2 + 8 * len(widths)}; got {depth!r}"
+        )
+    norm = nn.BatchNorm2d(widths[0]) if batch_norm else nn.Identity()
+    layers = [nn.Conv2d(1, widths[0], 3, 1, 1, bias=not batch_norm), norm, ACTIVATIONS[activation](), nn.MaxPool2d(2)]
+    channels = widths[0]
+    for stage, width in enumerate(widths):
+        for block in range(blocks):
+            stride = 2 if stage and not block else 1
+            layers.append(
+                Block(channels, width, stride, residual=residual, batch_norm=batch_norm, activation=activation)
+            )
+            channels = width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes)]
+    return he_init_(nn.Sequential(*layers))
+
+
 def _row(name, module, out, params):
     shape = tuple(out.shape) if isinstance(out, torch.Tensor) else "-"
     return (name, type(module).__name__, shape, params)
@@ -103,9 +163,9 @@ def summary(model: nn.Module, input_size: tuple[int, ...], *, print_table: bool 
     return rows
 
 
-def fit_classifier(model, X, y, *, epochs, batch_size=64, lr=3e-3, seed=0, augment=None, device=None):
+def fit_classifier(model, X, y, *, epochs, batch_size=64, lr=3e-3, seed=0, augment=None, device=None, every_step=False):
     """Train a classifier with Adam and a cosine decay of the learning rate over all steps; returns the mean
-    training loss of each epoch.
+    training loss of each epoch (of each step, with ``every_step``).
 
     X: (N, C, H, W) NumPy images, y: (N,) labels; augment: (images, rng) -> images, applied to each batch
     before it moves to ``device`` (default: the model's device).
@@ -133,7 +193,10 @@ def fit_classifier(model, X, y, *, epochs, batch_size=64, lr=3e-3, seed=0, augme
             optimizer.step()
             schedule.step()
             total += loss.item() * len(idx)
-        losses.append(total / len(X))
+            if every_step:
+                losses.append(loss.item())
+        if not every_step:
+            losses.append(total / len(X))
     return losses
 
 

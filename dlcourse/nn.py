@@ -386,15 +386,20 @@ def lenet5(num_classes=10, in_channels=1, rng=None, dtype=np.float32):
     )
 
 
-def small_resnet(num_classes=10, in_channels=1, widths=(8, 16, 32), blocks_per_stage=1, rng=None, dtype=np.float32):
-    """A small ResNet: a 3x3 stem, one stage per width (downsampling by 2 after the first), global
-    average pooling and a linear classifier."""
+def small_resnet(
+    num_classes=10, in_channels=1, widths=(8, 16, 32), blocks_per_stage=1, stem_pool=False, rng=None, dtype=np.float32
+):
+    """A small ResNet: a 3x3 stem (then 2x2 max pooling if ``stem_pool``, which quarters the cost of every
+    later layer), one stage per width (downsampling by 2 after the first), global average pooling and a linear
+    classifier."""
     rng = _rng(rng)
     layers = [
         Conv2d(in_channels, widths[0], 3, 1, 1, bias=False, rng=rng, dtype=dtype),
         BatchNorm2d(widths[0], dtype=dtype),
         ReLU(),
     ]
+    if stem_pool:
+        layers.append(MaxPool2d(2))
     channels = widths[0]
     for stage, width in enumerate(widths):
         for block in range(blocks_per_stage):

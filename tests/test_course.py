@@ -242,6 +242,28 @@ def test_lab07_trains_both_lenets_to_the_goal(executed_solutions):
     assert seconds < DEFAULT_BUDGET
 
 
+@pytest.mark.timeout(2400)
+@pytest.mark.slow
+@pytest.mark.skipif("09-resnet" not in LABS, reason="lab 09 is not in course/source")
+def test_lab09_shows_degradation_and_trains_both_resnets(executed_solutions):
+    """Lab 09's goals: plain-34 ends with a higher training loss than plain-18 and the residual networks below
+    the plain ones; the NumPy and the PyTorch ResNet each reach 97 % of the held-out digits; within budget."""
+    nb, seconds = executed_solutions("09-resnet")
+    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    loss = {
+        (kind, int(depth)): float(value)
+        for kind, depth, value in re.findall(
+            r"(plain|residual)-(\d+): [\d,]+ parameters, training loss in epoch 2 ([\d.]+)", text
+        )
+    }
+    assert loss[("plain", 34)] > loss[("plain", 18)], loss
+    assert loss[("residual", 34)] < loss[("plain", 34)] and loss[("residual", 18)] < loss[("plain", 18)], loss
+    for network in ("NumPy", "PyTorch"):
+        accuracy = float(re.search(rf"{network} ResNet[^\n]*held-out accuracy ([\d.]+)%", text).group(1))
+        assert accuracy >= 97.0, f"{network} ResNet reached {accuracy}%"
+    assert seconds < DEFAULT_BUDGET
+
+
 @pytest.mark.timeout(2400)  # the first test of a lab grades all its students
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)

@@ -328,3 +328,23 @@ def architecture_explorer(network="VGG16", batch_size=32) -> ExplorerWidget:
             ),
         },
     )
+
+
+def gradient_flow_explorer(X, y, depth=34, residual=False) -> ExplorerWidget:
+    """Depth, skip connections, batch norm and activation: per-layer gradient norms and the first steps of
+    training, beside the twin network with the skips switched the other way."""
+    from .gradient_flow import ACTIVATION_NAMES, DEPTHS, GradientFlowExplorer
+
+    state = GradientFlowExplorer(X, y, depth=depth, residual=residual)
+    return ExplorerWidget(
+        state,
+        {
+            "depth": W.IntSlider(
+                value=depth, min=DEPTHS[0], max=DEPTHS[-1], step=DEPTHS[1] - DEPTHS[0], description="depth",
+                continuous_update=False,
+            ),
+            "residual": W.Checkbox(value=residual, description="skip connections"),
+            "batch_norm": W.Checkbox(value=True, description="batch norm"),
+            "activation": W.Dropdown(options=list(ACTIVATION_NAMES), value="relu", description="activation"),
+        },
+    )  # fmt: skip

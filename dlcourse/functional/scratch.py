@@ -9,6 +9,7 @@ this package: results handed to the caller are always fresh arrays.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 
@@ -27,7 +28,7 @@ def _pool() -> OrderedDict:
 def scratch(role: str, shape: tuple[int, ...], dtype, *, zero: bool = False) -> np.ndarray:
     """An array of the given shape and dtype for temporary use; its contents are garbage unless ``zero``."""
     dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape)) * dtype.itemsize
+    nbytes = math.prod(shape) * dtype.itemsize
     if nbytes > BUDGET_BYTES // 2:
         return np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
     pool = _pool()

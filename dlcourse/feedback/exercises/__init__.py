@@ -11,10 +11,10 @@ any a module adds beside its exercise.
 
 from __future__ import annotations
 
-from . import architectures, backprop, conv, learning, network, neuron, ops, training
+from . import architectures, backprop, conv, learning, network, neuron, ops, resnet, training
 from .base import Case, Exercise, Mistake, known
 
-MODULES = (neuron, ops, learning, backprop, training, conv, network, architectures)
+MODULES = (neuron, ops, learning, backprop, training, conv, network, architectures, resnet)
 
 
 def _registry(modules) -> dict[str, Exercise]:
@@ -104,6 +104,7 @@ LABS: dict[str, tuple[str, ...]] = {
         "vgg_block",
         "Inception",
     ),
+    "09-resnet": ("residual_block", "residual_block_backward", "gradient_norms", "BasicBlock", "resnet18"),
 }
 
 __all__ = ["Case", "EXERCISES", "Exercise", "LABS", "Mistake", "known"]

@@ -172,24 +172,87 @@ def train_steps(fn, kwargs):
 
 def torch_module(fn, kwargs):
     """Build the learner's module and read its structure: output shape on a batch of two, parameter counts.
-    The case's input_shape (C, H, W), when it has one, is not passed to fn: it is what the module is fed."""
+    The case's input_shape (C, H, W), when it has one, is not passed to fn: it is what the module is fed. With
+    ``trace`` the output shapes of every Conv2d are read too (sorted, so the order branches run in does not
+    matter): that is where a stride on the wrong convolution shows."""
     import torch
 
     kwargs = dict(kwargs)
     input_shape = kwargs.pop("input_shape", (kwargs.get("in_channels", 1), 28, 28))
+    trace = kwargs.pop("trace", False)
     model = fn(**kwargs)
     if not isinstance(model, torch.nn.Module):
         raise TypeError(
             f"{getattr(fn, '__name__', 'it')}(...) must build a torch.nn.Module, got {type(model).__name__}"
         )
-    with torch.no_grad():
-        out = model(torch.zeros(2, *input_shape))
+    shapes = []
+    hooks = [
+        m.register_forward_hook(lambda module, inputs, output: shapes.append(tuple(output.shape[1:])))
+        for m in model.modules()
+        if trace and isinstance(m, torch.nn.Conv2d)
+    ]
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(2, *input_shape))
+    finally:
+        for hook in hooks:
+            hook.remove()
     sizes = sorted(p.numel() for p in model.parameters())
-    return {
+    result = {
         "output shape for a batch of two": np.array(tuple(out.shape)),
         "parameters": np.int64(sum(sizes)),
         "parameter tensor sizes (sorted)": np.array(sizes, dtype=np.int64),
     }
+    if trace:
+        result["Conv2d output shapes (C, H, W), sorted"] = np.array(sorted(shapes), dtype=np.int64).reshape(-1, 3)
+    return result
+
+
+BLOCK_KEYS = ("x", "conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight", "bn2.bias")
+PROJECTION_KEYS = ("shortcut.weight", "shortcut_bn.weight", "shortcut_bn.bias")
+
+
+def residual_block_backward(fn, kwargs):
+    grads = fn(kwargs["dout"], kwargs["x"], kwargs["params"], kwargs["stride"])
+    keys = BLOCK_KEYS + (PROJECTION_KEYS if "shortcut.weight" in kwargs["params"] else ())
+    if not isinstance(grads, dict):
+        raise TypeError(f"return a dict with the keys {keys}, got {type(grads).__name__}")
+    return {f"grads['{k}']": grads.get(k) for k in keys}
+
+
+def probe_model(seed, depth, batch_norm):
+    """A small float64 CNN to measure gradient norms on: ``depth`` 3x3 convs (each with batch norm when asked)
+    on 2-channel input, global average pooling and two linear layers, three classes."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+    layers, channels = [], 2
+    for i in range(depth):
+        width = 3 + i
+        layers += [
+            nn.Conv2d(channels, width, 3, padding=1),
+            *([nn.BatchNorm2d(width)] if batch_norm else []),
+            nn.ReLU(),
+        ]
+        channels = width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 5), nn.ReLU(), nn.Linear(5, 3)]
+    return nn.Sequential(*layers).double()
+
+
+def gradient_norms(fn, kwargs):
+    """Measure twice on one model that carries a training step's leftover gradients; the second call sees the
+    first's leftovers too. The model is handed over in eval mode when the case says so."""
+    import torch
+
+    model = probe_model(kwargs["seed"], kwargs["depth"], kwargs["batch_norm"])
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    model.train(not kwargs["start_in_eval"])
+    x, y = torch.as_tensor(kwargs["x"], dtype=torch.float64), torch.as_tensor(kwargs["y"], dtype=torch.long)
+    first = fn(model, x, y)
+    second = fn(model, x, y)
+    return {"norms": np.array(first, dtype=float), "norms when called again": np.array(second, dtype=float)}
 
 
 def layer_costs(fn, kwargs):
