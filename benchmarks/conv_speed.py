@@ -72,18 +72,24 @@ def torch_step(x, w, b, stride, padding):
     return run
 
 
+PAUSE = 0.3
+
+
 def block_medians(fns, repeats, rounds=5):
     """Median and best time of each function, timed in alternating blocks of ``repeats`` calls.
 
     Blocks rather than single interleaved calls: OpenBLAS and torch's OpenMP pool both keep their
     threads spinning for a while after each call, and on two cores the one that just ran would steal
-    time from the other.
+    time from the other. For the same reason each block starts after a pause (PAUSE seconds), long enough
+    for the other library's threads to stop spinning (without it, the first library's spinning threads
+    slowed the second by up to 2x on millisecond calls).
     """
     for fn in fns:  # warm up caches, allocators and thread pools
         fn()
     times = [[] for _ in fns]
     for _ in range(rounds):
         for fn, bucket in zip(fns, times):
+            time.sleep(PAUSE)
             fn()
             for _ in range(repeats):
                 start = time.perf_counter()

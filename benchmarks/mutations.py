@@ -1,6 +1,6 @@
 """Plant known bugs in a copy of ``dlcourse`` one at a time and check that the framework tests catch each one.
 
-    python benchmarks/mutations.py                       # every mutation, against tests/test_framework.py
+    python benchmarks/mutations.py                       # every mutation, against the framework tests
     python benchmarks/mutations.py --only cosine_doubled --tests tests/test_framework.py tests/test_nn.py
 
 Each mutation is an exact text substitution in one source file of a *temporary copy* of the package (the
@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "dlcourse"
-DEFAULT_TESTS = ("tests/test_framework.py",)
+DEFAULT_TESTS = ("tests/test_framework.py", "tests/test_resnet.py")
 CANARY = "MUTATION-CANARY: the tests imported the temporary copy"
 
 
@@ -189,6 +189,27 @@ MUTATIONS = [
         "    finally:\n        model.train(was_training)\n        for h in hooks:",
         "    finally:\n        for h in hooks:",
         "summary leaves the model in eval mode",
+    ),
+    _one(
+        "conv_channels_last_fold_overwrites",
+        "functional/conv.py",
+        "self._tap(grid, i, j)[...] += dcols[:, :, :, i, j]",
+        "self._tap(grid, i, j)[...] = dcols[:, :, :, i, j]",
+        "conv2d_backward's channels-last col2im overwrites where windows overlap instead of adding",
+    ),
+    _one(
+        "conv_channels_last_weight_order",
+        "functional/conv.py",
+        "return weight.transpose(2, 3, 1, 0).reshape(-1, weight.shape[0])",
+        "return weight.transpose(1, 2, 3, 0).reshape(-1, weight.shape[0])",
+        "the channels-last weight matrix is ordered (C, kH, kW), not the columns' (kH, kW, C)",
+    ),
+    _one(
+        "small_resnet_stem_pool_ignored",
+        "nn.py",
+        "    if stem_pool:\n        layers.append(MaxPool2d(2))",
+        "    if stem_pool:\n        pass",
+        "small_resnet forgets the stem's pooling",
     ),
 ]
 

@@ -103,7 +103,8 @@ def check_gradients(
             err = relative_error(g.reshape(-1)[picked], numerical_partials(f, x, picked, h))
         rows.append((name, err, err <= tol))
     if verbose:
-        print(f"{'what':<16}{'max rel. error':>16}  result")
+        width = max([16, *(len(name) + 2 for name, *_ in rows)])
+        print(f"{'what':<{width}}{'max rel. error':>16}  result")
         for name, err, ok in rows:
-            print(f"{name:<16}{err:>16.2e}  {'pass' if ok else 'FAIL'}")
+            print(f"{name:<{width}}{err:>16.2e}  {'pass' if ok else 'FAIL'}")
     return all(ok for _, _, ok in rows)

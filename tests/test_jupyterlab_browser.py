@@ -130,7 +130,10 @@ def test_explorers_render_and_respond(lab, jupyterlab, tmp_path):
             handle.click()
             for _ in range(8):
                 handle.press("ArrowRight")
-            page.wait_for_timeout(1500)
+            # Some explorers compute for seconds per setting (lab 09's trains two networks): wait for the redraw.
+            deadline = time.monotonic() + 90
+            while explorer.locator("img").first.get_attribute("src") == before and time.monotonic() < deadline:
+                page.wait_for_timeout(500)
             explorer.screenshot(path=str(shots / f"{lab}-explorer{i}-after.png"))
             assert explorer.locator("img").first.get_attribute("src") != before, "moving a slider redraws the figure"
         page.screenshot(path=str(shots / f"{lab}-page.png"), full_page=False)

@@ -9,6 +9,7 @@ is always in view. Results are cached per setting: moving back to a setting cost
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 
@@ -35,7 +36,8 @@ def _measure(data_key, depth, residual, batch_norm, activation, steps, seed):
     return tuple(norms), tuple(losses[:steps])
 
 
-_DATA: dict = {}
+_DATA: dict = {}  # the digits of each explorer, by a key that the cache can hash
+_KEYS = itertools.count()
 
 
 class GradientFlowExplorer:
@@ -53,7 +55,7 @@ class GradientFlowExplorer:
             raise ValueError(f"give at least 64 digits (one batch), got {len(X)}")
         self.steps = max(1, min(int(steps), len(X) // 64))
         self.seed = int(seed)
-        self._data_key = (id(self), len(X))
+        self._data_key = next(_KEYS)
         _DATA[self._data_key] = (X[: 64 * self.steps], y[: 64 * self.steps])
         self.depth, self.residual, self.batch_norm, self.activation = 34, False, True, "relu"
         self.set(depth=depth, residual=residual, batch_norm=batch_norm, activation=activation)
@@ -102,7 +104,7 @@ class GradientFlowExplorer:
                 np.arange(1, len(m["norms"]) + 1), m["norms"], style, marker=".", color=color, label=label
             )
             ax_loss.plot(np.arange(1, len(m["losses"]) + 1), m["losses"], style, color=color, label=label)
-        ax_norms.set_xlabel("layer (1 = next to the input)", fontsize=11)
+        ax_norms.set_xlabel("conv/linear layer, in module order (1 = next to the input)", fontsize=11)
         ax_norms.set_ylabel("norm of the weight gradient", fontsize=11)
         ax_norms.set_title("gradient norm per layer at initialisation", fontsize=12)
         ax_loss.set_xlabel("training step (batches of 64)", fontsize=11)

@@ -327,6 +327,10 @@ def _basic_block_with(in_channels, out_channels, stride=1, *, mistake=None):
 
         def forward(self, x):
             out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+            if mistake == "no_shortcut_in_forward":
+                return torch.relu(out)
+            if mistake == "skip_after_relu":
+                return torch.relu(out) + self.shortcut(x)
             return torch.relu(out + self.shortcut(x))
 
     return Wrong()
@@ -359,6 +363,14 @@ EXERCISES.append(
             ),
             _block_mistake("conv_bias", "convolutions followed by batch norm need no bias (bias=False): BN cancels it"),
             _block_mistake("stride_on_conv2", "the stride belongs to conv1; conv2 keeps the size (stride 1)"),
+            _block_mistake(
+                "no_shortcut_in_forward",
+                "forward must add the shortcut: relu(bn2(conv2(...)) + self.shortcut(x)); an identity shortcut "
+                "(an empty nn.Sequential) returns x itself",
+            ),
+            _block_mistake(
+                "skip_after_relu", "add the shortcut before the last ReLU: torch.relu(out + self.shortcut(x))"
+            ),
         ],
     )
 )

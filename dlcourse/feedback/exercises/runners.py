@@ -174,7 +174,11 @@ def torch_module(fn, kwargs):
     """Build the learner's module and read its structure: output shape on a batch of two, parameter counts.
     The case's input_shape (C, H, W), when it has one, is not passed to fn: it is what the module is fed. With
     ``trace`` the output shapes of every Conv2d are read too (sorted, so the order branches run in does not
-    matter): that is where a stride on the wrong convolution shows."""
+    matter): that is where a stride on the wrong convolution shows. And the module is run once more in eval
+    mode with every conv and linear weight and bias set to zero and fresh batch-norm statistics, on a fixed
+    random input: what survives is
+    what the forward pass adds without weights (a residual block's identity shortcut, and where its ReLU sits),
+    which no parameter count can see."""
     import torch
 
     kwargs = dict(kwargs)
@@ -205,6 +209,17 @@ def torch_module(fn, kwargs):
     }
     if trace:
         result["Conv2d output shapes (C, H, W), sorted"] = np.array(sorted(shapes), dtype=np.int64).reshape(-1, 3)
+        probe = torch.as_tensor(np.random.default_rng(0).standard_normal((2, *input_shape)), dtype=torch.float32)
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+                    m.weight.zero_()
+                    if m.bias is not None:
+                        m.bias.zero_()
+                elif isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                    m.reset_running_stats()  # the forward pass above updated them with what the weights gave
+            model.eval()
+            result["output with every conv and linear weight zeroed (eval mode)"] = model(probe).numpy()
     return result
 
 
