@@ -88,6 +88,10 @@ def _block_with(x, params, stride=1, *, mistake=None):
     return F.relu(branch + skip)
 
 
+def _forward_mistake(name, hint):
+    return Mistake(name, hint, lambda x, params, stride=1: _block_with(x, params, stride, mistake=name))
+
+
 EXERCISES.append(
     Exercise(
         "residual_block",
@@ -95,30 +99,22 @@ EXERCISES.append(
         _block_cases,
         given=BLOCK_GIVEN,
         mistakes=[
-            Mistake(
+            _forward_mistake(
                 "skip_after_relu",
                 "add the shortcut before the last ReLU: relu(bn2(...) + shortcut(x)), not relu(bn2(...)) + x",
-                lambda x, params, stride=1: _block_with(x, params, stride, mistake="skip_after_relu"),
             ),
-            Mistake(
-                "no_final_relu",
-                "the block ends with a ReLU applied to the sum of the branch and the shortcut",
-                lambda x, params, stride=1: _block_with(x, params, stride, mistake="no_final_relu"),
+            _forward_mistake(
+                "no_final_relu", "the block ends with a ReLU applied to the sum of the branch and the shortcut"
             ),
-            Mistake(
-                "stride_on_conv2",
-                "the stride belongs to the first 3x3 convolution (conv1); conv2 always has stride 1",
-                lambda x, params, stride=1: _block_with(x, params, stride, mistake="stride_on_conv2"),
+            _forward_mistake(
+                "stride_on_conv2", "the stride belongs to the first 3x3 convolution (conv1); conv2 always has stride 1"
             ),
-            Mistake(
-                "no_inner_relu",
-                "there is a ReLU between bn1 and conv2: conv -> BN -> ReLU -> conv -> BN",
-                lambda x, params, stride=1: _block_with(x, params, stride, mistake="no_inner_relu"),
+            _forward_mistake(
+                "no_inner_relu", "there is a ReLU between bn1 and conv2: conv -> BN -> ReLU -> conv -> BN"
             ),
-            Mistake(
+            _forward_mistake(
                 "shortcut_without_bn",
                 "the projection shortcut is a 1x1 convolution followed by its own batch norm (shortcut_bn)",
-                lambda x, params, stride=1: _block_with(x, params, stride, mistake="shortcut_without_bn"),
             ),
         ],
     )
