@@ -106,3 +106,24 @@ def test_unknown_exercise():
 
 def test_returns_none_so_nbgrader_sees_no_partial_credit():
     assert check_exercise("relu", EXERCISES["relu"].reference, quiet=True) is None
+
+
+# --- generic hints say nothing false -----------------------------------------------------------------------------
+
+
+def test_ratio_hint_only_where_a_factor_means_something():
+    assert not any("times" in p for p in differences(np.array(2.0), np.array(1.0)))  # every wrong scalar is a multiple
+    assert not any("times" in p for p in differences(np.array([True, True]), np.array([False, True])))  # booleans
+    assert "hint: your result is the reference times 2: a missing or extra factor?" in differences(
+        2 * np.arange(1.0, 5.0), np.arange(1.0, 5.0)
+    )
+    zeros = differences(np.zeros((2, 3)), np.ones((2, 3)))
+    assert not any("times 0" in p for p in zeros) and any("all zeros" in p for p in zeros)
+
+
+def test_layout_hint_names_nchw_only_for_images():
+    matrix = " ".join(differences(np.ones((3, 2)), np.ones((2, 3))))
+    assert "transpose" in matrix and "NCHW" not in matrix
+    assert "channels-last" in " ".join(differences(np.ones((1, 3, 4, 2)), np.ones((1, 2, 3, 4))))
+    assert "NCHW" in " ".join(differences(np.ones((2, 4, 3, 1)), np.ones((2, 1, 3, 4))))
+    assert "NCHW" not in " ".join(differences(np.ones((4, 3, 2)), np.ones((2, 3, 4))))

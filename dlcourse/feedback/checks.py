@@ -77,13 +77,35 @@ def _fmt(v) -> str:
 
 
 def _layout_hint(actual_shape, expected_shape) -> str | None:
+    """A hint for a result with the reference's axes in another order; the image layout is named only for
+    images (4-D), where it is the likely cause."""
     if len(actual_shape) == 4 and len(expected_shape) == 4:
         n, c, h, w = expected_shape
         if tuple(actual_shape) == (n, h, w, c):
             return "your result is channels-last (N, H, W, C); this course uses NCHW (N, C, H, W)"
     if sorted(actual_shape) == sorted(expected_shape):
-        return "the right numbers of entries in the wrong axis order: check the layout (NCHW) or a missing transpose"
+        if len(expected_shape) == 2:
+            return "your result is the transpose of the expected shape: a missing or extra .T?"
+        if len(expected_shape) == 4:
+            return "the right sizes in the wrong axis order: check the layout (NCHW) or a missing transpose"
+        return "the right sizes in the wrong axis order: a missing transpose?"
     return None
+
+
+def _ratio_hint(act: np.ndarray, exp: np.ndarray) -> str | None:
+    """'Your result is c times the reference', said only where it means something: several numeric entries,
+    not booleans, and a factor other than 0 and 1."""
+    if act.dtype == bool or exp.dtype == bool or exp.size < 2:
+        return None
+    finite = np.isfinite(act) & np.isfinite(exp) & (np.abs(exp) > 1e-12)
+    if finite.sum() < 2:
+        return None
+    ratio = act[finite] / exp[finite]
+    if not np.allclose(ratio, ratio.flat[0], rtol=1e-6) or np.isclose(ratio.flat[0], 1):
+        return None
+    if np.isclose(ratio.flat[0], 0):
+        return "your result is all zeros where the reference is not: is something not computed, or not returned?"
+    return f"your result is the reference times {_fmt(ratio.flat[0])}: a missing or extra factor?"
 
 
 def differences(actual, expected, *, rtol: float = 1e-5, atol: float = 1e-7) -> list[str]:
@@ -104,6 +126,7 @@ def differences(actual, expected, *, rtol: float = 1e-5, atol: float = 1e-7) -> 
         msg = [f"shape: expected {exp.shape}, got {act.shape}"]
         hint = _layout_hint(act.shape, exp.shape)
         return msg + ([f"hint: {hint}"] if hint else [])
+    ratio_hint = _ratio_hint(act, exp)
     act = act.astype(np.float64)
     exp = exp.astype(np.float64)
     scale = float(np.max(np.abs(exp[np.isfinite(exp)]), initial=0.0))
@@ -123,13 +146,8 @@ def differences(actual, expected, *, rtol: float = 1e-5, atol: float = 1e-7) -> 
     for where in shown:
         where_str = "[" + ", ".join(map(str, where)) + "]" if where else "(the value)"
         problems.append(f"  at {where_str}: expected {_fmt(exp[where])}, got {_fmt(act[where])}")
-    finite = np.isfinite(act) & np.isfinite(exp) & (np.abs(exp) > 1e-12)
-    if finite.any():
-        ratio = act[finite] / exp[finite]
-        if np.allclose(ratio, ratio.flat[0], rtol=1e-6) and not np.isclose(ratio.flat[0], 1):
-            problems.append(
-                f"hint: your result is the reference times {_fmt(ratio.flat[0])}: a missing or extra factor?"
-            )
+    if ratio_hint:
+        problems.append(f"hint: {ratio_hint}")
     return problems
 
 
