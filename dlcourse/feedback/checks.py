@@ -136,7 +136,9 @@ def differences(actual, expected, *, rtol: float = 1e-5, atol: float = 1e-7) -> 
     problems = []
     nonfinite = bad & ~np.isfinite(act) & np.isfinite(exp)
     if nonfinite.any():
-        problems.append(f"{int(nonfinite.sum())} entries are nan or inf where the reference is finite (overflow?)")
+        problems.append(
+            f"{int(nonfinite.sum())} entries are nan or inf where the reference is finite (an overflow, or 0 / 0?)"
+        )
     idx = np.argwhere(bad)
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = np.abs(act - exp) / np.maximum(np.abs(act) + np.abs(exp), 1e-12)

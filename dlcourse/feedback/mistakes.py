@@ -40,6 +40,11 @@ def sigmoid_backward_on_input(dout, x):
     return dout * x * (1 - x)
 
 
+def sigmoid_backward_sigmoid_twice(dout, x):
+    s = F.sigmoid(F.sigmoid(x))  # the derivative formula applied to the sigmoid's output instead of its input
+    return dout * s * (1 - s)
+
+
 def sigmoid_backward_no_dout(dout, x):
     s = F.sigmoid(x)
     return s * (1 - s) * np.ones_like(dout)
@@ -72,6 +77,13 @@ def leaky_relu_backward_as_relu(dout, x, negative_slope=0.01):
 def softmax_no_max_subtraction(x, dim=-1):
     with np.errstate(over="ignore", invalid="ignore"):
         e = np.exp(np.asarray(x, dtype=float))
+        return e / e.sum(axis=dim, keepdims=True)
+
+
+def softmax_global_max(x, dim=-1):
+    x = np.asarray(x, dtype=float)
+    with np.errstate(under="ignore", invalid="ignore", divide="ignore"):
+        e = np.exp(x - x.max())  # one maximum for the whole array: a row far below it underflows to all zeros
         return e / e.sum(axis=dim, keepdims=True)
 
 
@@ -125,6 +137,11 @@ def linear_no_bias(x, weight, bias=None):
 def linear_backward_bias_mean(dout, x, weight, bias=None):
     dx, dw, db = F.linear_backward(dout, x, weight, bias)
     return dx, dw, None if db is None else db / np.asarray(dout).reshape(-1, np.shape(weight)[0]).shape[0]
+
+
+def linear_backward_weight_transposed(dout, x, weight, bias=None):
+    dx, dw, db = F.linear_backward(dout, x, weight, bias)
+    return dx, dw.T, db
 
 
 def linear_backward_weight_mean(dout, x, weight, bias=None):
@@ -222,6 +239,25 @@ def conv2d_backward_ignores_stride(dout, x, weight, bias=None, stride=1, padding
 # --- pooling --------------------------------------------------------------------------------------------
 
 
+def _windows_at_unit_steps(op, x, kernel_size, stride, padding):
+    """The right output shape, but window (i, j) starting at row i and column j instead of i*stride, j*stride."""
+    h_out, w_out = op(x, kernel_size, stride, padding).shape[2:]
+    return op(x, kernel_size, 1, padding)[:, :, :h_out, :w_out]
+
+
+def conv2d_window_start_not_strided(x, weight, bias=None, stride=1, padding=0):
+    h_out, w_out = F.conv2d(x, weight, bias, stride, padding).shape[2:]
+    return F.conv2d(x, weight, bias, 1, padding)[:, :, :h_out, :w_out]
+
+
+def max_pool2d_window_start_not_strided(x, kernel_size, stride=None, padding=0):
+    return _windows_at_unit_steps(F.max_pool2d, x, kernel_size, stride, padding)
+
+
+def avg_pool2d_window_start_not_strided(x, kernel_size, stride=None, padding=0):
+    return _windows_at_unit_steps(F.avg_pool2d, x, kernel_size, stride, padding)
+
+
 def max_pool2d_ignores_stride(x, kernel_size, stride=None, padding=0):
     return F.max_pool2d(x, kernel_size, 1, padding)
 
@@ -248,7 +284,8 @@ def _max_backward(dout, x, kernel_size, stride, padding, *, ties, accumulate=Tru
         flat = is_max.reshape(is_max.shape[:2] + (-1,) + is_max.shape[4:])
         pick = np.argmax(flat, axis=2) if ties == "first" else flat.shape[2] - 1 - np.argmax(flat[:, :, ::-1], axis=2)
         is_max = (np.arange(flat.shape[2]).reshape(1, 1, -1, 1, 1) == pick[:, :, None]).reshape(is_max.shape)
-    cols = np.where(is_max, dout[:, :, None, None], 0.0)
+    share = is_max.sum(axis=(2, 3), keepdims=True) if ties == "split" else 1
+    cols = np.where(is_max, dout[:, :, None, None] / share, 0.0)
     hp, wp = x.shape[2] + 2 * p[0], x.shape[3] + 2 * p[1]
     if accumulate:
         dxp = fold_windows(cols, x.shape[:2] + (hp, wp), s)
@@ -260,6 +297,10 @@ def _max_backward(dout, x, kernel_size, stride, padding, *, ties, accumulate=Tru
                 region = dxp[:, :, oy * s[0] : oy * s[0] + k[0], ox * s[1] : ox * s[1] + k[1]]
                 region[...] = np.where(is_max[..., oy, ox], cols[..., oy, ox], region)
     return dxp[:, :, p[0] : p[0] + x.shape[2], p[1] : p[1] + x.shape[3]]
+
+
+def max_pool2d_backward_split_ties(dout, x, kernel_size, stride=None, padding=0):
+    return _max_backward(dout, x, kernel_size, stride, padding, ties="split")
 
 
 def max_pool2d_backward_all_ties(dout, x, kernel_size, stride=None, padding=0):
@@ -577,6 +618,12 @@ CATALOGUE: dict[str, list[Mistake]] = {
             sigmoid_backward_on_input,
         ),
         Mistake(
+            "sigmoid_backward_sigmoid_twice",
+            "sigmoid_backward receives x, the sigmoid's input: compute s = sigmoid(x) once and return dout * s * "
+            "(1 - s); yours applied the sigmoid twice (the formula evaluated at sigmoid(x))",
+            sigmoid_backward_sigmoid_twice,
+        ),
+        Mistake(
             "sigmoid_backward_no_dout",
             "you returned the derivative without multiplying by dout (the chain rule)",
             sigmoid_backward_no_dout,
@@ -620,6 +667,12 @@ CATALOGUE: dict[str, list[Mistake]] = {
             "softmax_no_max_subtraction",
             "softmax overflowed to nan/inf for large inputs: subtract the maximum of each row before exp",
             softmax_no_max_subtraction,
+        ),
+        Mistake(
+            "softmax_global_max",
+            "subtract each row's own maximum (x.max(axis=dim, keepdims=True)): with the maximum of the whole array, "
+            "every exp of a row far below it underflows to 0, and 0 / 0 gives nan",
+            softmax_global_max,
         ),
         Mistake(
             "softmax_wrong_axis",
@@ -675,12 +728,23 @@ CATALOGUE: dict[str, list[Mistake]] = {
             "linear_backward_bias_mean", "dbias sums dout over the batch; you took the mean", linear_backward_bias_mean
         ),
         Mistake(
+            "linear_backward_weight_transposed",
+            "dweight must have weight's shape (out_features, in_features): dout.T @ x, not x.T @ dout",
+            linear_backward_weight_transposed,
+        ),
+        Mistake(
             "linear_backward_weight_mean",
             "dweight sums over the batch; dividing by the batch size belongs in the loss, not here",
             linear_backward_weight_mean,
         ),
     ],
     "conv2d": [
+        Mistake(
+            "conv2d_window_start_not_strided",
+            "output (i, j) is the window starting at row i * stride and column j * stride of the padded input; "
+            "yours start at i, j",
+            conv2d_window_start_not_strided,
+        ),
         Mistake(
             "conv2d_flipped_kernel",
             "your kernel is flipped: deep-learning conv2d is a cross-correlation, so do not rotate the filter",
@@ -734,6 +798,11 @@ CATALOGUE: dict[str, list[Mistake]] = {
     ],
     "max_pool2d": [
         Mistake(
+            "max_pool2d_window_start_not_strided",
+            "output (i, j) pools the window starting at row i * stride and column j * stride; yours start at i, j",
+            max_pool2d_window_start_not_strided,
+        ),
+        Mistake(
             "max_pool2d_ignores_stride",
             "the stride was ignored: by default the pooling window moves by kernel_size (no overlap)",
             max_pool2d_ignores_stride,
@@ -746,12 +815,24 @@ CATALOGUE: dict[str, list[Mistake]] = {
     ],
     "avg_pool2d": [
         Mistake(
+            "avg_pool2d_window_start_not_strided",
+            "output (i, j) averages the window starting at row i * stride and column j * stride; yours start at i, j",
+            avg_pool2d_window_start_not_strided,
+        ),
+        Mistake(
             "avg_pool2d_ignores_stride",
             "the stride was ignored: by default the pooling window moves by kernel_size (no overlap)",
             avg_pool2d_ignores_stride,
         ),
     ],
     "max_pool2d_backward": [
+        Mistake(
+            "max_pool2d_backward_split_ties",
+            "where entries tie for a window's maximum the max has no derivative, so a convention is needed: torch "
+            "(and this course) sends the whole gradient to the first maximum in row-major order; yours splits it "
+            "among the tied entries",
+            max_pool2d_backward_split_ties,
+        ),
         Mistake(
             "max_pool2d_backward_all_ties",
             "with ties in a window, send the gradient to one maximum (the first), not to every tied entry",
