@@ -127,3 +127,14 @@ def test_layout_hint_names_nchw_only_for_images():
     assert "channels-last" in " ".join(differences(np.ones((1, 3, 4, 2)), np.ones((1, 2, 3, 4))))
     assert "NCHW" in " ".join(differences(np.ones((2, 4, 3, 1)), np.ones((2, 1, 3, 4))))
     assert "NCHW" not in " ".join(differences(np.ones((4, 3, 2)), np.ones((2, 3, 4))))
+
+
+def test_optimiser_feedback_names_the_step_and_summarises_the_gradients():
+    from dlcourse.feedback.mistakes import adam_step_off_by_one
+
+    with pytest.raises(CheckFailed) as caught:
+        check_exercise("adam_update", adam_step_off_by_one)
+    message = str(caught.value)
+    assert "grads: 12 arrays of shape (3,)" in message and "array([" not in message
+    assert "param after each step (row k: after step k + 1)" in message
+    assert "step count runs one ahead" in message

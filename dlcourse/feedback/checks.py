@@ -181,6 +181,11 @@ def _describe(case: Case) -> str:
     for k, v in case.kwargs.items():
         if isinstance(v, np.ndarray):
             parts.append(f"{k}: shape {v.shape}" if v.size > 6 else f"{k}={np.array2string(v, precision=3)}")
+        elif isinstance(v, (list, tuple)) and len(v) > 3 and all(isinstance(a, np.ndarray) for a in v):
+            shapes = {a.shape for a in v}  # a sequence of arrays (an optimiser's gradients): say what, not all
+            parts.append(
+                f"{k}: {len(v)} arrays of shape {shapes.pop()}" if len(shapes) == 1 else f"{k}: {len(v)} arrays"
+            )
         else:
             parts.append(f"{k}={v!r}")
     return ", ".join(parts) + (f"  [{case.label}]" if case.label else "")
@@ -352,7 +357,7 @@ def check_exercise(
         if problems:
             lines = [header]
             for key, diff in problems.items():
-                label = f"  {key}: " if len(expected) > 1 else "  "
+                label = f"  {key}: " if len(expected) > 1 or exercise.runner else "  "  # a runner names its outputs
                 lines += [label + diff[0]] + ["    " + d for d in diff[1:]]
             hint = _matching_mistake(exercise, case, actual, expected, fn, [c for c in cases if c is not case])
             if hint:

@@ -573,6 +573,12 @@ def adam_step_not_counted(param, grad, state, lr=0.001, beta1=0.9, beta2=0.999, 
     return new, {**st, "step": 0}
 
 
+def adam_step_off_by_one(param, grad, state, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
+    # The step counted from 2: the bias correction uses beta^(t + 1) on step t.
+    new, st = R.adam_update(param, grad, {**state, "step": state.get("step", 0) + 1}, lr, beta1, beta2, eps)
+    return new, {**st, "step": st["step"] - 1}
+
+
 def sgd_ascent(param, grad, state, lr=0.01):
     return param + lr * grad, state
 
@@ -1035,6 +1041,12 @@ CATALOGUE: dict[str, list[Mistake]] = {
             "adam_no_bias_correction",
             "divide m and v by (1 - beta^t): without bias correction the first steps are far too small",
             adam_no_bias_correction,
+        ),
+        Mistake(
+            "adam_step_off_by_one",
+            "the first step has t = 1 (bias correction 1 - beta^1): your step count runs one ahead; increment it "
+            "once per call, before the correction",
+            adam_step_off_by_one,
         ),
         Mistake(
             "adam_step_not_counted",

@@ -79,12 +79,13 @@ def numerical_gradient(fn, kwargs):
 
 
 def trajectory(fn, kwargs):
-    """Apply the rule for every gradient in turn, threading the state; return every parameter value."""
+    """Apply the rule for every gradient in turn, threading the state; return every parameter value, named so
+    that a learner reads the first index of a difference as the step."""
     param, state, path = np.array(kwargs["param"], dtype=float), {}, []
     for grad in kwargs["grads"]:
         param, state = fn(param, np.array(grad), state, **kwargs["hyper"])
         path.append(np.array(param, dtype=float))
-    return np.stack(path)
+    return {"param after each step (row k: after step k + 1)": np.stack(path)}
 
 
 def mlp_forward(fn, kwargs):
