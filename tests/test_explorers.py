@@ -477,3 +477,13 @@ def test_feature_map_viewer_shows_every_spatial_layer_and_the_prediction():
     fig = w.explorer.figure()
     assert len(fig.axes) == 2 + 4 * 16  # input and bars, then four rows of up to 16 channels
     assert model.training  # the viewer leaves the model as it found it
+
+
+def test_optimizer_race_defaults_show_the_ravine_lesson():
+    """Plain SGD zig-zags across the ravine's steep direction (lr above 1/20) and crawls along the shallow one;
+    momentum and Nesterov end far lower after the same steps."""
+    race = OptimizerRace("ravine", optimizers=("sgd", "momentum", "nesterov"))
+    y = race.paths()["sgd"][:, 1]
+    assert np.sum(np.diff(np.sign(y)) != 0) >= 10  # the steep coordinate changes sign step after step
+    losses = race.final_losses()
+    assert losses["momentum"] < losses["sgd"] / 100 and losses["nesterov"] < losses["sgd"] / 100

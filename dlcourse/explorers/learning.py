@@ -104,9 +104,9 @@ class OptimizerRace:
         self,
         surface="ravine",
         optimizers=("sgd", "momentum", "adam"),
-        lr=0.05,
+        lr=0.07,  # above 1/20, the steep direction's inverse curvature: plain SGD zig-zags across the ravine
         adaptive_lr=0.3,
-        momentum=0.9,
+        momentum=0.5,
         start_x=-4.0,
         start_y=2.0,
         steps=60,
@@ -191,6 +191,8 @@ class OptimizerRace:
             ax.plot(path[:, 0], path[:, 1], ".-", ms=3, lw=1.2, label=f"{name}: loss {self.loss(path[-1]):.3g}")
         ax.set_xlim(-5, 5)
         ax.set_ylim(-3, 3)
-        ax.legend(fontsize=8, loc="lower right")
-        ax.set_title(f"{self.surface}: {int(self.steps)} steps from ({self.start_x:g}, {self.start_y:g})", fontsize=10)
+        ax.set_xlabel("x (first parameter)", fontsize=11)
+        ax.set_ylabel("y (second parameter)", fontsize=11)
+        ax.legend(fontsize=9, loc="lower right")
+        ax.set_title(f"{self.surface}: {int(self.steps)} steps from ({self.start_x:g}, {self.start_y:g})", fontsize=12)
         return fig
