@@ -51,27 +51,9 @@ class LeNet5(nn.Module):
         return self.classifier(self.features(x))
 
 
-class BasicBlock(nn.Module):
-    """He et al. (2016): two 3x3 conv-BN layers plus a shortcut (a 1x1 projection when shapes change)."""
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(out_channels)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_channels)
-        self.shortcut = nn.Sequential()
-        if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels)
-            )
-
-    def forward(self, x):
-        out = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
-
-
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+# Inside a block the activation is a function, not a module: a block's summary lists only its layers that learn.
+ACTIVATION_FUNCTIONS = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
 
 
 class Block(nn.Module):
@@ -89,7 +71,7 @@ class Block(nn.Module):
         self.bn1 = norm(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=not batch_norm)
         self.bn2 = norm(out_channels)
-        self.act = ACTIVATIONS[activation]()
+        self.act = ACTIVATION_FUNCTIONS[activation]
         self.residual = residual
         self.shortcut = nn.Sequential()
         if residual and (stride != 1 or in_channels != out_channels):
@@ -100,6 +82,14 @@ class Block(nn.Module):
     def forward(self, x):
         out = self.bn2(self.conv2(self.act(self.bn1(self.conv1(x)))))
         return self.act(out + self.shortcut(x) if self.residual else out)
+
+
+class BasicBlock(Block):
+    """He et al. (2016): two 3x3 conv-BN layers plus a shortcut (a 1x1 projection when shapes change), ReLU after
+    the first layer and after the sum: ``Block`` with its defaults (residual, batch norm, ReLU)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+        super().__init__(in_channels, out_channels, stride)
 
 
 def digits_net(depth, *, residual=True, batch_norm=True, activation="relu", widths=(8, 16), num_classes=10):

@@ -8,9 +8,6 @@ is always in view. Results are cached per setting: moving back to a setting cost
 
 from __future__ import annotations
 
-import functools
-import itertools
-
 import numpy as np
 
 from .atomic import all_or_nothing
@@ -20,24 +17,18 @@ DEPTHS = tuple(range(6, 51, 4))  # 2 + 4k: a stem, k blocks in each of two stage
 ACTIVATION_NAMES = ("relu", "tanh", "sigmoid")
 
 
-@functools.lru_cache(maxsize=64)
-def _measure(data_key, depth, residual, batch_norm, activation, steps, seed):
+def _measure(X, y, depth, residual, batch_norm, activation, steps, seed):
+    """Gradient norms at initialisation on the first 64 digits, then the losses of ``steps`` training steps."""
     import torch
 
     from .. import models
     from ..reference.resnet import gradient_norms
 
-    X, y = _DATA[data_key]
     torch.manual_seed(seed)
     model = models.digits_net(depth, residual=residual, batch_norm=batch_norm, activation=activation)
-    xb, yb = torch.as_tensor(X[:64]), torch.as_tensor(y[:64])
-    norms = gradient_norms(model, xb, yb)
+    norms = gradient_norms(model, torch.as_tensor(X[:64]), torch.as_tensor(y[:64]))
     losses = models.fit_classifier(model, X, y, epochs=1, batch_size=64, seed=seed, every_step=True)
-    return tuple(norms), tuple(losses[:steps])
-
-
-_DATA: dict = {}  # the digits of each explorer, by a key that the cache can hash
-_KEYS = itertools.count()
+    return np.array(norms), np.array(losses[:steps])
 
 
 class GradientFlowExplorer:
@@ -55,8 +46,8 @@ class GradientFlowExplorer:
             raise ValueError(f"give at least 64 digits (one batch), got {len(X)}")
         self.steps = max(1, min(int(steps), len(X) // 64))
         self.seed = int(seed)
-        self._data_key = next(_KEYS)
-        _DATA[self._data_key] = (X[: 64 * self.steps], y[: 64 * self.steps])
+        self._X, self._y = X[: 64 * self.steps], y[: 64 * self.steps]
+        self._results = {}  # (depth, residual, batch_norm, activation) -> (norms, losses)
         self.depth, self.residual, self.batch_norm, self.activation = 34, False, True, "relu"
         self.set(depth=depth, residual=residual, batch_norm=batch_norm, activation=activation)
 
@@ -83,10 +74,11 @@ class GradientFlowExplorer:
         """{"norms": per-layer gradient norms (input to output), "losses": loss of each training step} for the
         current setting, or for its twin with ``residual`` given."""
         residual = self.residual if residual is None else bool(residual)
-        norms, losses = _measure(
-            self._data_key, self.depth, residual, self.batch_norm, self.activation, self.steps, self.seed
-        )
-        return {"norms": np.array(norms), "losses": np.array(losses)}
+        key = (self.depth, residual, self.batch_norm, self.activation)
+        if key not in self._results:
+            self._results[key] = _measure(self._X, self._y, *key, self.steps, self.seed)
+        norms, losses = self._results[key]
+        return {"norms": norms.copy(), "losses": losses.copy()}
 
     def ratio(self, residual=None) -> float:
         """First layer's gradient norm over the last layer's: how much of the signal reaches the input end."""

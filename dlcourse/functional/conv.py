@@ -81,8 +81,8 @@ class _Grid:
 
     Channels-first (stride 1 on large maps): grid (C, N, Hp, Wp), columns (C*kH*kW, M), products
     weight (C_out, C*kH*kW) @ columns. Channels-last (otherwise): grid (N, Hp, Wp, C), columns
-    (M, kH*kW*C), products columns @ weight (kH*kW*C, C_out). ``weight_matrix`` and ``weight_gradient``
-    hide the difference from the forward and backward passes.
+    (M, kH*kW*C), products columns @ weight (kH*kW*C, C_out). ``weight_matrix``, ``product`` and
+    ``backward_products`` hide the difference from the forward and backward passes.
     """
 
     def __init__(self, x_shape, kernel, stride, padding, out_hw):

@@ -44,6 +44,18 @@ def _bn(x, params, name):
     return F.batch_norm(x, None, None, params[f"{name}.weight"], params[f"{name}.bias"], training=True)
 
 
+def forward_pass(x, params, stride, projection):
+    """The block's intermediates, for the output and for the backward pass: a dict with c1 (conv1's output),
+    b1 (bn1's), h (the inner ReLU's), c2, branch (bn2's), cs (the projection conv's, or None) and skip."""
+    c1 = F.conv2d(x, params["conv1.weight"], stride=stride, padding=1)
+    b1 = _bn(c1, params, "bn1")
+    h = F.relu(b1)
+    c2 = F.conv2d(h, params["conv2.weight"], padding=1)
+    cs = F.conv2d(x, params["shortcut.weight"], stride=stride) if projection else None
+    skip = _bn(cs, params, "shortcut_bn") if projection else x
+    return {"c1": c1, "b1": b1, "h": h, "c2": c2, "branch": _bn(c2, params, "bn2"), "cs": cs, "skip": skip}
+
+
 def residual_block(x, params, stride=1):
     """relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), He et al. (2016)'s basic block.
 
@@ -53,10 +65,8 @@ def residual_block(x, params, stride=1):
     returns: (N, C_out, H_out, W_out)
     """
     x, projection = _check_block(x, params, stride)
-    h = F.relu(_bn(F.conv2d(x, params["conv1.weight"], stride=stride, padding=1), params, "bn1"))
-    branch = _bn(F.conv2d(h, params["conv2.weight"], padding=1), params, "bn2")
-    skip = _bn(F.conv2d(x, params["shortcut.weight"], stride=stride), params, "shortcut_bn") if projection else x
-    return F.relu(branch + skip)
+    f = forward_pass(x, params, stride, projection)
+    return F.relu(f["branch"] + f["skip"])
 
 
 def _bn_backward(dout, x, params, name):
@@ -70,26 +80,16 @@ def residual_block_backward(dout, x, params, stride=1):
     returns: a dict with key "x" and every key of the block's params, each holding an array of that shape
     """
     x, projection = _check_block(x, params, stride)
-    # The forward pass again, keeping what the backward pass needs.
-    c1 = F.conv2d(x, params["conv1.weight"], stride=stride, padding=1)
-    b1 = _bn(c1, params, "bn1")
-    h = F.relu(b1)
-    c2 = F.conv2d(h, params["conv2.weight"], padding=1)
-    branch = _bn(c2, params, "bn2")
-    if projection:
-        cs = F.conv2d(x, params["shortcut.weight"], stride=stride)
-        skip = _bn(cs, params, "shortcut_bn")
-    else:
-        skip = x
-    dsum = F.relu_backward(dout, branch + skip)
+    f = forward_pass(x, params, stride, projection)  # the forward pass again, keeping what backward needs
+    dsum = F.relu_backward(dout, f["branch"] + f["skip"])
     grads = {}
     # The sum sends the same gradient down both paths.
-    dc2, grads["bn2.weight"], grads["bn2.bias"] = _bn_backward(dsum, c2, params, "bn2")
-    dh, grads["conv2.weight"], _ = F.conv2d_backward(dc2, h, params["conv2.weight"], padding=1)
-    dc1, grads["bn1.weight"], grads["bn1.bias"] = _bn_backward(F.relu_backward(dh, b1), c1, params, "bn1")
+    dc2, grads["bn2.weight"], grads["bn2.bias"] = _bn_backward(dsum, f["c2"], params, "bn2")
+    dh, grads["conv2.weight"], _ = F.conv2d_backward(dc2, f["h"], params["conv2.weight"], padding=1)
+    dc1, grads["bn1.weight"], grads["bn1.bias"] = _bn_backward(F.relu_backward(dh, f["b1"]), f["c1"], params, "bn1")
     dx, grads["conv1.weight"], _ = F.conv2d_backward(dc1, x, params["conv1.weight"], stride=stride, padding=1)
     if projection:
-        dcs, grads["shortcut_bn.weight"], grads["shortcut_bn.bias"] = _bn_backward(dsum, cs, params, "shortcut_bn")
+        dcs, grads["shortcut_bn.weight"], grads["shortcut_bn.bias"] = _bn_backward(dsum, f["cs"], params, "shortcut_bn")
         dx_skip, grads["shortcut.weight"], _ = F.conv2d_backward(dcs, x, params["shortcut.weight"], stride=stride)
     else:
         dx_skip = dsum

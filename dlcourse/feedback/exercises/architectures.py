@@ -7,14 +7,11 @@ import numpy as np
 
 from ... import architectures
 from ...reference import architectures as reference
-from ..guard import FORBIDDEN
 from ..mistakes import Mistake
-from .base import Case, Exercise
+from .base import TORCH_MODULE, Case, Exercise
 from .network import SMALL_STACK, _random_stack
 
 EXERCISES: list[Exercise] = []  # this module's exercises, in the order the lab meets them
-
-TORCH_ALLOWED = tuple(m for m in FORBIDDEN if m != "torch")  # torch is the tool; the reference is not
 
 
 def _cost_cases(rng, hidden):
@@ -175,9 +172,7 @@ EXERCISES.append(
         "vgg_block",
         architectures.vgg_block,
         _block_cases,
-        runner="torch_module",
-        packages=("numpy", "torch"),
-        forbidden=TORCH_ALLOWED,
+        **TORCH_MODULE,
         mistakes=[
             Mistake(
                 "no_pool",
@@ -235,9 +230,7 @@ EXERCISES.append(
         "Inception",
         architectures.Inception,
         _inception_module_cases,
-        runner="torch_module",
-        packages=("numpy", "torch"),
-        forbidden=TORCH_ALLOWED,
+        **TORCH_MODULE,
         mistakes=[
             Mistake(
                 "pool_projection_forgotten",

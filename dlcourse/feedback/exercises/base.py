@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..guard import FORBIDDEN
 from ..mistakes import CATALOGUE, Mistake
 
-__all__ = ["Case", "Exercise", "Mistake", "known"]
+__all__ = ["TORCH_MODULE", "USES_TORCH", "Case", "Exercise", "Mistake", "known"]
+
+# An exercise written with PyTorch: torch is the tool, so the sandbox has it and the guard lets it be called;
+# the course's reference is still forbidden.
+USES_TORCH = {"packages": ("numpy", "torch"), "forbidden": tuple(m for m in FORBIDDEN if m != "torch")}
+# ...that builds a torch.nn.Module, graded on its structure by the torch_module runner.
+TORCH_MODULE = {"runner": "torch_module", **USES_TORCH}
 
 
 def known(name: str) -> list[Mistake]:

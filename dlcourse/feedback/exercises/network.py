@@ -8,9 +8,8 @@ import numpy as np
 from ... import functional as F
 from ...models import LeNet5
 from ...reference import cnn
-from ..guard import FORBIDDEN
 from ..mistakes import Mistake
-from .base import Case, Exercise
+from .base import TORCH_MODULE, Case, Exercise
 
 EXERCISES: list[Exercise] = []  # this module's exercises, in the order the lab meets them
 
@@ -513,9 +512,7 @@ EXERCISES.append(
         "LeNet5",
         LeNet5,
         _module_cases,
-        runner="torch_module",
-        packages=("numpy", "torch"),
-        forbidden=tuple(m for m in FORBIDDEN if m != "torch"),  # torch is the tool here; the reference is not
+        **TORCH_MODULE,
         mistakes=[
             Mistake(
                 "no_bias",

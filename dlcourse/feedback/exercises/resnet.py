@@ -10,8 +10,7 @@ from ...architectures import resnet18
 from ...models import BasicBlock
 from ...reference import resnet
 from ..mistakes import Mistake
-from .architectures import TORCH_ALLOWED
-from .base import Case, Exercise
+from .base import TORCH_MODULE, USES_TORCH, Case, Exercise
 
 EXERCISES: list[Exercise] = []  # this module's exercises, in the order the lab meets them
 
@@ -131,33 +130,24 @@ def _backward_cases(rng, hidden):
 
 def _block_backward_with(dout, x, params, stride=1, *, mistake=None):
     """The backward pass with one of the usual slips."""
-    bn, bn_back = resnet._bn, resnet._bn_backward
+    bn_back = resnet._bn_backward
     if mistake == "batch_stats_constant":  # batch norm differentiated as if its mean and variance were fixed
 
         def bn_back(d, z, p, name):
             mean, var = z.mean(axis=(0, 2, 3)), z.var(axis=(0, 2, 3))
             return F.batch_norm_backward(d, z, mean, var, p[f"{name}.weight"], p[f"{name}.bias"], training=False)
 
-    c1 = F.conv2d(x, params["conv1.weight"], stride=stride, padding=1)
-    b1 = bn(c1, params, "bn1")
-    h = F.relu(b1)
-    c2 = F.conv2d(h, params["conv2.weight"], padding=1)
-    branch = bn(c2, params, "bn2")
     projection = "shortcut.weight" in params
-    if projection:
-        cs = F.conv2d(x, params["shortcut.weight"], stride=stride)
-        skip = bn(cs, params, "shortcut_bn")
-    else:
-        skip = x
-    dsum = dout if mistake == "final_relu_skipped" else F.relu_backward(dout, branch + skip)
+    f = resnet.forward_pass(x, params, stride, projection)
+    dsum = dout if mistake == "final_relu_skipped" else F.relu_backward(dout, f["branch"] + f["skip"])
     grads = {}
-    dc2, grads["bn2.weight"], grads["bn2.bias"] = bn_back(dsum, c2, params, "bn2")
-    dh, grads["conv2.weight"], _ = F.conv2d_backward(dc2, h, params["conv2.weight"], padding=1)
-    db1 = dh if mistake == "inner_relu_skipped" else F.relu_backward(dh, b1)
-    dc1, grads["bn1.weight"], grads["bn1.bias"] = bn_back(db1, c1, params, "bn1")
+    dc2, grads["bn2.weight"], grads["bn2.bias"] = bn_back(dsum, f["c2"], params, "bn2")
+    dh, grads["conv2.weight"], _ = F.conv2d_backward(dc2, f["h"], params["conv2.weight"], padding=1)
+    db1 = dh if mistake == "inner_relu_skipped" else F.relu_backward(dh, f["b1"])
+    dc1, grads["bn1.weight"], grads["bn1.bias"] = bn_back(db1, f["c1"], params, "bn1")
     dx, grads["conv1.weight"], _ = F.conv2d_backward(dc1, x, params["conv1.weight"], stride=stride, padding=1)
     if projection:
-        dcs, grads["shortcut_bn.weight"], grads["shortcut_bn.bias"] = bn_back(dsum, cs, params, "shortcut_bn")
+        dcs, grads["shortcut_bn.weight"], grads["shortcut_bn.bias"] = bn_back(dsum, f["cs"], params, "shortcut_bn")
         dx_skip, grads["shortcut.weight"], _ = F.conv2d_backward(dcs, x, params["shortcut.weight"], stride=stride)
     else:
         dx_skip = dsum
@@ -258,8 +248,7 @@ EXERCISES.append(
         resnet.gradient_norms,
         _norm_cases,
         runner="gradient_norms",
-        packages=("numpy", "torch"),
-        forbidden=TORCH_ALLOWED,
+        **USES_TORCH,
         rtol=1e-6,
         mistakes=[
             _norms_mistake(
@@ -345,9 +334,7 @@ EXERCISES.append(
         "BasicBlock",
         BasicBlock,
         _basic_block_cases,
-        runner="torch_module",
-        packages=("numpy", "torch"),
-        forbidden=TORCH_ALLOWED,
+        **TORCH_MODULE,
         mistakes=[
             _block_mistake(
                 "always_projection",
@@ -418,9 +405,7 @@ EXERCISES.append(
         "resnet18",
         resnet18,
         _resnet_cases,
-        runner="torch_module",
-        packages=("numpy", "torch"),
-        forbidden=TORCH_ALLOWED,
+        **TORCH_MODULE,
         mistakes=[
             _resnet_mistake("three_blocks", "ResNet-18 has two BasicBlocks per stage: 4 stages x 2 blocks x 2 convs"),
             _resnet_mistake("small_stem", "the stem is a 7x7 convolution with stride 2 and padding 3 (64 filters)"),

@@ -177,9 +177,8 @@ def torch_module(fn, kwargs):
     ``trace`` the output shapes of every Conv2d are read too (sorted, so the order branches run in does not
     matter): that is where a stride on the wrong convolution shows. And the module is run once more in eval
     mode with every conv and linear weight and bias set to zero and fresh batch-norm statistics, on a fixed
-    random input: what survives is
-    what the forward pass adds without weights (a residual block's identity shortcut, and where its ReLU sits),
-    which no parameter count can see."""
+    random input: what survives is what the forward pass adds without weights (a residual block's identity
+    shortcut, and where its ReLU sits), which no parameter count can see."""
     import torch
 
     kwargs = dict(kwargs)
