@@ -1,16 +1,19 @@
-"""Command line: ``python -m dlcourse build [--check] [--course PATH] [labs...]`` (also ``dlcourse``).
+"""Command line (also ``dlcourse``): ``validate`` for students, ``build`` for instructors.
 
-Students never need it; it imports the instructor's tools only when run, and says how to install them.
+Each command imports what it needs only when run, and says how to install it when it is missing.
 """
 
 from __future__ import annotations
 
 import sys
 
-USAGE = """usage: dlcourse build [--check] [--course PATH] [labs ...]
+USAGE = """usage: dlcourse validate LAB.ipynb
+       dlcourse build [--check] [--course PATH] [labs ...]
 
-  build   generate labs/ and solutions/ from course/source (instructors; needs
-          python -m pip install -e ".[instructor]")"""
+  validate  run a lab top to bottom in a fresh kernel and report every check
+            (students; comes with python -m pip install -e ".[lab]")
+  build     generate labs/ and solutions/ from course/source (instructors; needs
+            python -m pip install -e ".[instructor]")"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,8 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0 if argv else 2
+    if argv[0] == "validate":
+        from .notebook_check import main as validate_main
+
+        return validate_main(argv[1:])
     if argv[0] != "build":
-        print(f"dlcourse: unknown command {argv[0]!r}; try `dlcourse build --help`", file=sys.stderr)
+        print(f"dlcourse: unknown command {argv[0]!r}; try `dlcourse --help`", file=sys.stderr)
         return 2
     from .instructor.build import main as build_main
 

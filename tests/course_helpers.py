@@ -35,6 +35,20 @@ def setup_cell(nb):
     return next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == "setup")
 
 
+def without_demos(nb, release):
+    """A copy of a submission without the release's worked examples and explorers (its code cells that carry no
+    nbgrader metadata); set-up, answer and test cells, markdown and any cell the learner added stay.
+
+    The simulated students that probe grading (cheats, faults, tampering) need not train the lab's networks:
+    their points are decided out of process from the answer cells, and the model answer and the blank lab
+    still run every demo. A real learner may delete those cells too.
+    """
+    demos = {c.source for c in release.cells if c.cell_type == "code" and not nbgrader_meta(c)}
+    nb = copy.deepcopy(nb)
+    nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and not nbgrader_meta(c) and c.source in demos)]
+    return nb
+
+
 def strip_markers(src: str) -> str:
     """What a learner who wrote the model answer would have in the cell: no nbgrader markers."""
     return "\n".join(line for line in src.splitlines() if line.strip() not in MARKERS)

@@ -17,37 +17,65 @@ def _name(requirement: str) -> str:
     return re.split(r"[<>=!~\[ ;]", requirement, maxsplit=1)[0].strip().lower()
 
 
-def _environment():
-    deps, pip = [], []
+def _environment() -> list[str]:
+    """environment.yml's conda dependencies, as written ("numpy>=1.23")."""
     text = (ROOT / "environment.yml").read_text()
-    for line in text[text.index("\ndependencies:") :].splitlines():
+    deps = []
+    for line in text[text.index("\ndependencies:") + 1 :].splitlines()[1:]:
         m = re.match(r"^  - (\S+)$", line)
-        if m and m.group(1) != "pip:":
-            deps.append(m.group(1))
-        m = re.match(r"^      - (.+)$", line)
-        if m:
-            pip.append(m.group(1))
-    return deps, pip
+        if not m:
+            assert not line.strip() or line.startswith("#"), f"environment.yml: unexpected line {line!r}"
+            continue
+        deps.append(m.group(1))
+    return deps
 
 
-def test_environment_lists_every_runtime_dependency():
+def _floor(requirement: str) -> str | None:
+    m = re.search(r">=\s*([\d.]+)", requirement)
+    return m and m.group(1)
+
+
+def _students_requirements() -> list[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    conda = {_name(d.split("=")[0]) for d in _environment()[0]}
-    wanted = {
-        CONDA_NAMES.get(_name(r), _name(r)) for r in project["dependencies"] + project["optional-dependencies"]["lab"]
-    }
-    assert wanted - conda == set(), "add these to environment.yml"
-    assert conda - wanted - {"python", "pip"} == set(), "environment.yml asks for packages pyproject.toml does not"
+    return project["dependencies"] + project["optional-dependencies"]["lab"]
 
 
-def test_environment_pins_a_python_the_package_supports_and_installs_it():
-    deps, pip = _environment()
-    python = next(d for d in deps if d.startswith("python="))
+def test_environment_lists_every_student_dependency_with_the_same_floor():
+    conda = {_name(d): d for d in _environment()}
+    wanted = {CONDA_NAMES.get(_name(r), _name(r)): r for r in _students_requirements()}
+    assert set(wanted) - set(conda) == set(), "add these to environment.yml"
+    assert set(conda) - set(wanted) - {"python", "pip"} == set(), "environment.yml asks for what pyproject does not"
+    for name, requirement in wanted.items():
+        assert _floor(conda[name]) == _floor(requirement), (
+            f"environment.yml {conda[name]!r} vs pyproject {requirement!r}"
+        )
+
+
+def test_binder_installs_the_package_after_the_environment():
+    """repo2docker builds environment.yml before it copies the repository: a `pip: [-e .]` there fails, so the
+    package comes from postBuild, without its dependencies (conda-forge brought them)."""
+    assert "-e ." not in (ROOT / "environment.yml").read_text()
+    post = ROOT / "postBuild"
+    assert post.stat().st_mode & 0o111, "postBuild must be executable"
+    commands = [line for line in post.read_text().splitlines() if line and not line.startswith("#")]
+    assert commands[0] == "set -euo pipefail"
+    assert commands[1:] == ["python -m pip install --no-deps -e ."]
+
+
+def test_environment_pins_a_python_the_package_supports():
+    python = next(d for d in _environment() if d.startswith("python="))
     minor = tuple(int(v) for v in python.split("=")[1].split(".")[:2])
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     minimum = tuple(int(v) for v in re.search(r">=\s*([\d.]+)", project["requires-python"]).group(1).split(".")[:2])
     assert minor >= minimum
-    assert pip == ["-e ."]
+
+
+def test_students_do_not_get_the_instructors_tools():
+    """nbgrader in a student's JupyterLab adds Create Assignment and Formgrader; students validate with dlcourse."""
+    names = {_name(r) for r in _students_requirements()}
+    assert "nbgrader" not in names and {"nbclient", "nbformat", "ipykernel", "jupyterlab"} <= names
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "nbgrader" in {_name(r) for r in project["optional-dependencies"]["instructor"]}
 
 
 def test_no_upper_pins_on_what_colab_brings():
@@ -59,10 +87,15 @@ def test_no_upper_pins_on_what_colab_brings():
 
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
-    commands = re.findall(r"```bash\n(python -m pip install [^\n]+)\n```", readme)
-    assert len(commands) == 2, "README gives exactly two set-up commands"
-    assert any("jupyterlab labs" in c or "jupyter lab labs" in c for c in commands)
-    test_command = next(c for c in commands if "pytest" in c)
+    commands = re.findall(r"```bash\n(python [^\n]+)\n```", readme[: readme.index("## For students")])
+    assert commands == ["python start.py", "python start.py --test"], "README gives exactly two set-up commands"
     ci = (ROOT / ".ci" / "run").read_text()
     assert "README.md" in ci and 'eval "$test_command"' in ci
-    assert test_command.startswith('python -m pip install -e ".[test]"')
+    assert "grep -m1 -E '^python start\\.py --test' README.md" in ci
+    # CI fails, not skips, when the browser is missing.
+    assert "export DLCOURSE_BROWSER_TESTS=1" in ci and "chromium" in ci
+
+
+def test_the_test_extra_has_what_the_browser_tests_drive_chromium_with():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "playwright" in {_name(r) for r in project["optional-dependencies"]["test"]}

@@ -61,9 +61,26 @@ class ExplorerWidget(W.VBox):
             display(self.explorer.figure())
 
     def _repr_mimebundle_(self, **kwargs):
-        data = super()._repr_mimebundle_(**kwargs) or {}
+        base = getattr(super(), "_repr_mimebundle_", None)
+        if base is not None:  # ipywidgets 8
+            data = base(**kwargs) or {}
+        else:  # ipywidgets 7 (Colab's): the bundle its _ipython_display_ would publish
+            data = {
+                "text/plain": repr(self)[:110],
+                "application/vnd.jupyter.widget-view+json": {
+                    "version_major": 2,
+                    "version_minor": 0,
+                    "model_id": self.model_id,
+                },
+            }
         data["image/png"] = figure_png(self.explorer.figure())  # the fallback where widgets cannot render
         return data
+
+    if hasattr(W.VBox, "_ipython_display_"):  # ipywidgets 7 displays through this hook, never the bundle above
+
+        def _ipython_display_(self, **kwargs):
+            display(self._repr_mimebundle_(), raw=True)
+            self._handle_displayed(**kwargs)
 
 
 def _slider(description, value, lo, hi, step=0.05):

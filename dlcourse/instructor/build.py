@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from dlcourse.instructor import release
+
 INSTALL_HINT = 'python -m pip install -e ".[instructor]" (from the repository)'
 EXECUTION_TIMEOUT = 120  # seconds per cell while building solutions; the labs aim far lower
 
@@ -129,8 +131,38 @@ def _write(nb, path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def _unstamped(name: str, root: Path) -> tuple[object, bool]:
+    """The lab's source notebook with its links stamped (release.stamp), and whether that changed anything."""
+    import nbformat
+
+    nb = nbformat.read(root / "course" / "source" / name / f"{name}.ipynb", as_version=4)
+    changed = False
+    for cell in nb.cells:
+        stamped = release.stamp(cell.source)
+        changed |= stamped != cell.source
+        cell.source = stamped
+    return nb, changed
+
+
+def stamp_release(names: list[str], root: Path) -> list[str]:
+    """Point every lab's set-up cell and badges, and README's badges, at this release; returns what changed."""
+    changed = []
+    for name in names:
+        nb, differs = _unstamped(name, root)
+        if differs:
+            _write(nb, root / "course" / "source" / name / f"{name}.ipynb")
+            changed.append(f"course/source/{name}/{name}.ipynb")
+    readme = root / "README.md"
+    if readme.is_file() and release.stamp(readme.read_text()) != readme.read_text():
+        readme.write_text(release.stamp(readme.read_text()))
+        changed.append("README.md")
+    return changed
+
+
 def build(names: list[str], root: Path | None = None) -> None:
     root = root or find_root()
+    for path in stamp_release(names, root):
+        print(f"stamped {path} with {release.REPOSITORY} {release.release_tag()}")
     for name in names:
         start = time.perf_counter()
         _write(student_notebook(name, root), root / "labs" / f"{name}.ipynb")
@@ -143,8 +175,14 @@ def stale(names: list[str], root: Path | None = None) -> list[str]:
     import nbformat
 
     root = root or find_root()
+    tag = f"{release.REPOSITORY} {release.release_tag()}"
     problems = []
+    readme = root / "README.md"
+    if readme.is_file() and release.stamp(readme.read_text()) != readme.read_text():
+        problems.append(f"README.md (links not stamped with {tag})")
     for name in names:
+        if _unstamped(name, root)[1]:
+            problems.append(f"course/source/{name}/{name}.ipynb (links not stamped with {tag})")
         lab, solution = root / "labs" / f"{name}.ipynb", root / "solutions" / f"{name}.ipynb"
         if not lab.exists() or _comparable(nbformat.read(lab, as_version=4), True) != _comparable(
             student_notebook(name, root), True
