@@ -375,8 +375,8 @@ def lookup_table(release, source, lab):
     for cell in solution_cells(nb):
         if "conv_output_size" in defined_functions(cell.source):
             cell.source = (
-                f"TABLE = {table!r}\n\ndef conv_output_size(n, kernel_size, stride=1, padding=0):\n"
-                "    out = TABLE[(n, kernel_size, stride, padding)]\n"
+                f"TABLE = {table!r}\n\ndef conv_output_size(n, kernel_size, stride=1, padding=0, strict=False):\n"
+                "    out = TABLE[(n, kernel_size, stride, padding, strict)]\n"
                 "    if out is None:\n        raise ValueError('does not fit')\n    return out\n"
             )
     return nb, "test_conv_output_size"

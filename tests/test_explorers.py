@@ -303,12 +303,12 @@ def test_playground_draws_every_hidden_neuron():
     W1, b1, W2, b2 = p.params[:4]
     second = np.tanh(np.tanh(pts @ W1.T + b1) @ W2.T + b2)
     assert np.allclose(layers[1][2], second[:, 2].reshape(xx.shape))
-    # decision surface + one picture per neuron + loss curves
-    assert len(p.figure().axes) == 1 + 5 + 3 + 1
+    # decision surface and its colour bar + one picture per neuron + loss curves
+    assert len(p.figure().axes) == 2 + 5 + 3 + 1
     wide = Playground("circles", hidden=(12, 2)).figure()
     labels = [ax.get_xlabel() for ax in wide.axes]
-    assert len(wide.axes) == 1 + Playground.MAX_NEURONS_DRAWN + 2 + 1 and "+4 more" in labels
-    assert len(Playground("circles", hidden="").figure().axes) == 3  # no hidden layer: a note instead
+    assert len(wide.axes) == 2 + Playground.MAX_NEURONS_DRAWN + 2 + 1 and "+4 more" in labels
+    assert len(Playground("circles", hidden="").figure().axes) == 4  # no hidden layer: a note instead
 
 
 def test_playground_uses_the_learners_passing_functions_only():
@@ -487,3 +487,84 @@ def test_optimizer_race_defaults_show_the_ravine_lesson():
     assert np.sum(np.diff(np.sign(y)) != 0) >= 10  # the steep coordinate changes sign step after step
     losses = race.final_losses()
     assert losses["momentum"] < losses["sgd"] / 100 and losses["nesterov"] < losses["sgd"] / 100
+
+
+# --- figures a student can read (issue 14: colour maps, contrast, outlines) --------------------------------
+
+
+def _images(ax):
+    return ax.get_images()
+
+
+def test_conv_explorer_centres_its_colour_maps_at_zero_with_colour_bars():
+    explorer = ConvExplorer()
+    fig = explorer.figure()
+    ax_in, ax_k, ax_out = fig.axes[:3]
+    for ax in (ax_k, ax_out):
+        low, high = _images(ax)[0].get_clim()
+        assert low == -high and high > 0, (low, high)  # 0 is the middle colour; -3 and 3 equally strong
+    assert len(fig.axes) == 5, "the kernel and the output each have a colour bar"
+    out = explorer.output()
+    assert np.max(np.abs(out)) == _images(ax_out)[0].get_clim()[1]
+
+
+def test_conv_explorer_marks_the_rows_no_window_reaches():
+    explorer = ConvExplorer()
+    explorer.set(stride=2, padding=0)  # 6 x 6, 3 x 3, stride 2: (6 - 3) % 2 = 1 row and column left over
+    assert explorer.ignored() == [((5, 6), (0, 6)), ((0, 6), (5, 6))]
+    assert explorer.output().shape == (2, 2) and "never covered" in explorer.note()
+    hatched = [p for p in explorer.figure().axes[0].patches if p.get_hatch()]
+    assert len(hatched) == 2
+    explorer.set(padding=1)  # 8 x 8 padded: (8 - 3) % 2 = 1 again; stride 1 covers everything
+    explorer.set(stride=1)
+    assert explorer.ignored() == [] and explorer.note() is None
+
+
+def test_cell_labels_stay_legible_on_dark_and_light_cells():
+    from dlcourse.explorers.figures import label_cells, new_figure
+
+    fig = new_figure()
+    ax = fig.add_subplot()
+    values = np.array([[0.0, 9.0]])
+    label_cells(ax, ax.imshow(values, cmap="Blues"), values)
+    colors = {t.get_text(): t.get_color() for t in ax.texts}
+    assert colors == {"0": "black", "9": "white"}
+
+
+def test_pool_explorer_outlines_its_windows_and_the_chosen_one():
+    explorer = PoolExplorer(kernel_size=3, stride=2)
+    out = explorer.output()
+    assert explorer.windows() == [(i * 2, j * 2) for i in range(out.shape[0]) for j in range(out.shape[1])]
+    fig = explorer.figure()
+    assert len(fig.axes[0].patches) == out.size  # every window outlined on the input
+    explorer.set(selected=1)
+    thick = [p for p in explorer.figure().axes[0].patches if p.get_linewidth() > 2]
+    assert len(thick) == 1 and thick[0].get_xy() == (2 - 0.5, 0 - 0.5)
+    darkest = np.unravel_index(np.argmax(explorer.x), explorer.x.shape)
+    label = next(t for t in fig.axes[0].texts if t.get_position() == (darkest[1], darkest[0]))
+    assert label.get_color() == "white"
+
+
+def test_decision_surfaces_share_one_colour_scale_and_can_say_what_it_means():
+    from dlcourse.explorers.figures import grid_over, plot_decision_surface
+
+    xx, yy, _ = grid_over(np.array([[0.0, 0.0], [1.0, 1.0]]), resolution=20)
+    narrow = plot_decision_surface(xx, yy, 0.4 + 0.1 * xx)  # outputs between 0.4 and 0.5 only
+    surface = narrow.axes[0].collections[0]
+    assert surface.levels[0] == 0.0 and surface.levels[-1] == 1.0  # the scale is [vmin, vmax], not the data's
+    labelled = plot_decision_surface(xx, yy, 0.4 + 0.1 * xx, colorbar="P(class 1)")
+    assert len(labelled.axes) == 2 and labelled.axes[1].get_ylabel() == "P(class 1)"
+
+
+def test_the_playground_figure_has_a_colour_scale(blobs):
+    from dlcourse.explorers import Playground
+
+    fig = Playground().figure()
+    assert any(ax.get_ylabel() == "P(red class)" for ax in fig.axes)
+
+
+def test_curves_count_epochs_in_whole_numbers():
+    from dlcourse.explorers.figures import plot_curves
+
+    ax = plot_curves({"loss": [3.0, 2.0, 1.5, 1.2]}).axes[0]
+    assert all(float(t).is_integer() for t in ax.get_xticks())

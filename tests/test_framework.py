@@ -616,9 +616,20 @@ def test_conv_output_size_and_macs_match_torch(n, k, s, p):
     assert conv2d_macs(3, 2, k, out.shape[-1]) == out.numel() * 3 * k * k  # one multiply-add per weight per output
 
 
-def test_conv_output_size_rejects_a_stride_that_does_not_fit():
-    with pytest.raises(ValueError, match="stride 2 does not fit"):
-        conv_output_size(8, 3, 2, 0)
+@pytest.mark.parametrize("n,k,s,p", [(8, 3, 2, 0), (7, 3, 3, 0), (10, 4, 3, 1), (6, 3, 2, 0)])
+def test_conv_output_size_floors_like_torch_and_strict_refuses(n, k, s, p):
+    out = TF.conv2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k), stride=s, padding=p)
+    assert conv_output_size(n, k, s, p) == out.shape[-1]
+    ignored = (n + 2 * p - k) % s
+    assert ignored > 0
+    with pytest.raises(ValueError, match=f"stride {s} does not fit.*last {ignored} row"):
+        conv_output_size(n, k, s, p, strict=True)
+    with pytest.raises(ValueError, match="strict must be True or False"):
+        conv_output_size(n, k, s, p, strict="yes")
+
+
+def test_conv_output_size_strict_accepts_a_stride_that_fits():
+    assert conv_output_size(7, 3, 2, 0, strict=True) == 3 == conv_output_size(7, 3, 2, 0)
 
 
 # ---------------------------------------------------------------------------------------- torch models

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .atomic import all_or_nothing
-from .figures import new_figure
+from .figures import TITLE_SIZE, label_cells, new_figure, signed_image
 
 KERNELS = {
     "vertical edge": np.array([[1.0, 0.0, -1.0]] * 3),
@@ -98,7 +98,7 @@ class ConvExplorer:
         if any(leftovers):
             return (
                 f"the stride does not fit: {max(leftovers)} row(s)/column(s) at the bottom or right are never "
-                f"covered (PyTorch drops them; conv_output_size raises)"
+                f"covered: PyTorch ignores them, and so does conv_output_size unless strict=True"
             )
         return None
 
@@ -161,21 +161,22 @@ class ConvExplorer:
         return text + (f"\nnote: {self.note()}" if self.note() else "")
 
     def figure(self):
-        fig = new_figure((10, 4))
-        ax_in, ax_k, ax_out = fig.subplots(1, 3, width_ratios=[3, 1.3, 2.2])
+        fig = new_figure((11, 4.2))
+        ax_in, ax_k, ax_out = fig.subplots(1, 3, width_ratios=[3, 1.5, 2.5])
         xp = self.padded()
-        ax_in.imshow(xp, cmap="Greys", alpha=0.35)
         p = self.padding
-        for (r, c), val in np.ndenumerate(xp):
-            pad = r < p or c < p or r >= xp.shape[0] - p or c >= xp.shape[1] - p
-            ax_in.text(c, r, f"{val:g}", ha="center", va="center", fontsize=8, color="0.6" if pad else "k")
+        pad = np.ones(xp.shape, dtype=bool)
+        pad[p : xp.shape[0] - p, p : xp.shape[1] - p] = False
+        # Light greys (the largest value at 40 % of the map), so the window outlines stand out.
+        image = ax_in.imshow(xp, cmap="Greys", vmin=xp.min(), vmax=xp.max() + 1.5 * np.ptp(xp) + 1e-9)
+        label_cells(ax_in, image, xp, "{:g}", muted=pad)
         for r, c in self.window():
             ax_in.add_patch(_square(r, c, "tab:orange"))
-        ax_in.set_title(f"input (padding {p}, stride {self.stride}, dilation {self.dilation})", fontsize=9)
-        ax_k.imshow(self.kernel, cmap="coolwarm", vmin=-2, vmax=2)
-        for (r, c), val in np.ndenumerate(self.kernel):
-            ax_k.text(c, r, f"{val:.2g}", ha="center", va="center", fontsize=8)
-        ax_k.set_title(f"kernel: {self.kernel_name}", fontsize=9)
+        for rows, cols in self.ignored():  # input no window reaches (the stride does not fit)
+            ax_in.add_patch(_hatch(rows, cols))
+        ax_in.set_title(f"input (padding {p}, stride {self.stride}, dilation {self.dilation})", fontsize=TITLE_SIZE)
+        label_cells(ax_k, signed_image(ax_k, self.kernel), self.kernel, "{:.2g}")
+        ax_k.set_title(f"kernel: {self.kernel_name}", fontsize=TITLE_SIZE)
         out = self.output()
         if out is None:
             ax_out.text(
@@ -185,21 +186,43 @@ class ConvExplorer:
                 ha="center",
                 va="center",
                 wrap=True,
-                fontsize=9,
+                fontsize=10,
                 color="tab:red",
                 transform=ax_out.transAxes,
             )
         else:
-            ax_out.imshow(out, cmap="coolwarm")
-            for (r, c), val in np.ndenumerate(out):
-                ax_out.text(c, r, f"{val:.3g}", ha="center", va="center", fontsize=8)
+            label_cells(ax_out, signed_image(ax_out, out), out)
             ax_out.add_patch(_square(*self._cell(), "tab:orange"))
-            ax_out.set_title(f"output {out.shape[0]}x{out.shape[1]}, {self.macs()} MACs", fontsize=9)
+            ax_out.set_title(f"output {out.shape[0]}x{out.shape[1]}, {self.macs()} MACs", fontsize=TITLE_SIZE)
         for ax in (ax_in, ax_k, ax_out):
             ax.set_xticks([])
             ax.set_yticks([])
-        fig.suptitle(self.describe(), fontsize=8, wrap=True)
+        fig.suptitle(self.describe(), fontsize=10, wrap=True)
         return fig
+
+    def ignored(self) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        """Blocks of the padded input that no window covers, as ((row0, row1), (col0, col1)) half-open ranges."""
+        shape = self.output_shape()
+        if shape is None:
+            return []
+        hp, wp = self.padded().shape
+        sh, sw = self.span()
+        last_row, last_col = (shape[0] - 1) * self.stride + sh, (shape[1] - 1) * self.stride + sw
+        blocks = []
+        if last_row < hp:
+            blocks.append(((last_row, hp), (0, wp)))
+        if last_col < wp:
+            blocks.append(((0, hp), (last_col, wp)))
+        return blocks
+
+
+def _hatch(rows, cols):
+    from matplotlib.patches import Rectangle
+
+    (r0, r1), (c0, c1) = rows, cols
+    return Rectangle(
+        (c0 - 0.5, r0 - 0.5), c1 - c0, r1 - r0, fill=False, hatch="///", edgecolor="tab:red", linewidth=0.8
+    )
 
 
 def _square(r, c, color):

@@ -8,6 +8,7 @@ import io
 import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd")
 
@@ -38,6 +39,34 @@ def new_axes(ax=None, figsize=(5, 4)):
     return fig, fig.add_subplot()
 
 
+TITLE_SIZE = 11  # readable at JupyterLab's default zoom, where a figure is shrunk to the notebook's width
+
+
+def signed_image(ax, values, cmap="coolwarm", colorbar=True):
+    """Show signed values on a colour map centred at zero (0 is white, equal magnitudes get equal strength),
+    with a colour bar; returns the image."""
+    values = np.asarray(values, dtype=float)
+    limit = float(np.max(np.abs(values))) if values.size else 0.0
+    limit = limit if limit > 0 else 1.0
+    image = ax.imshow(values, cmap=cmap, vmin=-limit, vmax=limit)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
+    return image
+
+
+def label_cells(ax, image, values, fmt="{:.3g}", fontsize=8, muted=None):
+    """Write each value on its cell, white on dark cells and black on light ones, so every number stays
+    legible whatever the colour map. ``muted``: a boolean mask of cells to write in grey (padding)."""
+    values = np.asarray(values, dtype=float)
+    rgba = image.cmap(image.norm(values))
+    luminance = 0.2126 * rgba[..., 0] + 0.7152 * rgba[..., 1] + 0.0722 * rgba[..., 2]
+    for (r, c), value in np.ndenumerate(values):
+        color = "white" if luminance[r, c] < 0.5 else "black"
+        if muted is not None and muted[r, c]:
+            color = "0.55"
+        ax.text(c, r, fmt.format(value), ha="center", va="center", fontsize=fontsize, color=color)
+
+
 def grid_over(X, resolution=150, margin=0.5):
     """A (resolution x resolution) grid covering the points X (n, 2) with a margin: (xx, yy, points)."""
     lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
@@ -64,11 +93,19 @@ def plot_points(X, y, ax=None, title=None):
     return fig
 
 
-def plot_decision_surface(xx, yy, zz, X=None, y=None, ax=None, title=None, levels=(0.5,), vmin=0.0, vmax=1.0):
-    """Colour a grid by the model's output zz (shape of xx) and draw the decision contour(s)."""
+def plot_decision_surface(
+    xx, yy, zz, X=None, y=None, ax=None, title=None, levels=(0.5,), vmin=0.0, vmax=1.0, colorbar=None
+):
+    """Colour a grid by the model's output zz (shape of xx) and draw the decision contour(s).
+
+    The colours span [vmin, vmax] whatever zz holds, so panels drawn with the same limits compare;
+    ``colorbar``: a label, to add a colour bar that says what the colours mean.
+    """
     fig, ax = new_axes(ax)
     cmap = ListedColormap(np.linspace([0.80, 0.88, 0.97], [0.98, 0.83, 0.83], 64))
-    ax.contourf(xx, yy, zz, levels=32, cmap=cmap, vmin=vmin, vmax=vmax)
+    surface = ax.contourf(xx, yy, zz, levels=np.linspace(vmin, vmax, 33), cmap=cmap, extend="both")
+    if colorbar:
+        fig.colorbar(surface, ax=ax, fraction=0.046, pad=0.03, ticks=np.linspace(vmin, vmax, 3)).set_label(colorbar)
     if levels and np.nanmin(zz) < max(levels) and np.nanmax(zz) > min(levels):
         ax.contour(xx, yy, zz, levels=list(levels), colors="k", linewidths=1.5)
     if X is not None:
@@ -87,6 +124,7 @@ def plot_curves(curves: dict, ax=None, xlabel="epoch", ylabel="", title=None, lo
         ax.plot(np.arange(1, len(values) + 1), values, marker="o" if len(values) < 30 else None, label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs and steps are whole numbers
     if logy:
         ax.set_yscale("log")
     if len(curves) > 1:

@@ -16,7 +16,7 @@ from ..data import make_dataset
 from ..optim.rules import RULES
 from ..reference.training import l1_penalty, l1_penalty_grad, l2_penalty, l2_penalty_grad
 from .atomic import all_or_nothing
-from .figures import grid_over, new_figure
+from .figures import TITLE_SIZE, grid_over, new_figure
 from .neuron import ACTIVATIONS
 
 FEATURES = {
@@ -270,22 +270,27 @@ class Playground:
         outer = fig.add_gridspec(1, 3, width_ratios=[3.2, max(len(self.hidden), 1) * 0.75, 3], wspace=0.25)
         ax_main = fig.add_subplot(outer[0])
         xx, yy, zz = self.surface()
-        ax_main.contourf(xx, yy, zz, levels=20, cmap="RdBu_r", vmin=0, vmax=1, alpha=0.6)
+        surface = ax_main.contourf(xx, yy, zz, levels=np.linspace(0, 1, 21), cmap="RdBu_r", alpha=0.6)
+        fig.colorbar(surface, ax=ax_main, fraction=0.046, pad=0.02, ticks=[0, 0.5, 1]).set_label(
+            "P(red class)", fontsize=9
+        )
         ax_main.contour(xx, yy, zz, levels=[0.5], colors="k", linewidths=1)
         for X, y, style in (
             (self.X_train, self.y_train, dict(edgecolor="white")),
             (self.X_test, self.y_test, dict(edgecolor="k", alpha=0.5)),
         ):
             ax_main.scatter(X[:, 0], X[:, 1], c=np.where(y == 1, "tab:red", "tab:blue"), s=14, linewidth=0.5, **style)
-        ax_main.set_title(f"epoch {self.epoch}: test accuracy {self.accuracy():.0%} (test points faded)", fontsize=9)
+        ax_main.set_title(
+            f"epoch {self.epoch}: test accuracy {self.accuracy():.0%} (test points faded)", fontsize=TITLE_SIZE
+        )
         self._draw_neurons(fig, outer[1])
         ax_loss = fig.add_subplot(outer[2])
         marker = "o" if self.epoch == 0 else None  # before training each curve is one point: show it
         ax_loss.plot(self.history["train"], label="train", marker=marker)
         ax_loss.plot(self.history["test"], label="test", marker=marker)
-        ax_loss.set_xlabel("epoch", fontsize=8)
-        ax_loss.set_ylabel("cross-entropy", fontsize=8)
-        ax_loss.legend(fontsize=7)
+        ax_loss.set_xlabel("epoch", fontsize=10)
+        ax_loss.set_ylabel("cross-entropy", fontsize=10)
+        ax_loss.legend(fontsize=9)
         return fig
 
     def _draw_neurons(self, fig, cell):

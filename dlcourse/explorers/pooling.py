@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import functional as F
 from .atomic import all_or_nothing
-from .figures import new_figure
+from .figures import TITLE_SIZE, label_cells, new_figure
 
 # A 6x6 input with ties (the two 9s of the top-left window, the 7s and 5s of the last rows).
 EXAMPLE_INPUT = np.array(
@@ -86,16 +86,23 @@ class PoolExplorer:
         r = self.routing()
         return [] if r is None else [tuple(int(i) for i in idx) for idx in np.argwhere(r != 0)]
 
+    def windows(self) -> list[tuple[int, int]]:
+        """Top-left input coordinates of every pooling window, in the output's row-major order."""
+        out = self.output()
+        if out is None:
+            return []
+        return [(i * self.stride, j * self.stride) for i in range(out.shape[0]) for j in range(out.shape[1])]
+
     def figure(self):
-        fig = new_figure((10, 3.6))
+        fig = new_figure((11, 3.9))
         axes = fig.subplots(1, 3)
         out, grad = self.output(), self.routing()
         panels = [
-            (self.x, "input"),
-            (out, f"{self.kind} pool {self.kernel_size}x{self.kernel_size}, stride {self.stride}"),
-            (grad, "gradient reaching the input"),
+            (self.x, "input (windows outlined)", "Blues"),
+            (out, f"{self.kind} pool {self.kernel_size}x{self.kernel_size}, stride {self.stride}", "Blues"),
+            (grad, "gradient reaching the input", "Oranges"),
         ]
-        for ax, (arr, title) in zip(axes, panels):
+        for ax, (arr, title, cmap) in zip(axes, panels):
             ax.set_xticks([])
             ax.set_yticks([])
             if arr is None:
@@ -106,16 +113,34 @@ class PoolExplorer:
                     ha="center",
                     va="center",
                     wrap=True,
+                    fontsize=10,
                     color="tab:red",
                     transform=ax.transAxes,
                 )
                 continue
-            ax.imshow(arr, cmap="Blues" if arr is not grad else "Oranges")
-            for (r, c), val in np.ndenumerate(arr):
-                ax.text(c, r, f"{val:.3g}", ha="center", va="center", fontsize=8)
-            ax.set_title(title, fontsize=9)
+            label_cells(ax, ax.imshow(arr, cmap=cmap), arr)
+            ax.set_title(title, fontsize=TITLE_SIZE)
+        for index, (r, c) in enumerate(self.windows()):
+            chosen = self.selected is not None and index == min(self.selected, len(self.windows()) - 1)
+            for ax in (axes[0], axes[2]):  # where each window reads from, and where its gradient lands
+                ax.add_patch(_outline(r, c, self.kernel_size, chosen))
         chosen = "every output" if self.selected is None else f"output #{self.selected}"
         fig.suptitle(
-            f"dL/d(output) = 1 at {chosen}; {len(self.receivers())} input entries receive gradient", fontsize=9
+            f"dL/d(output) = 1 at {chosen}; {len(self.receivers())} input entries receive gradient", fontsize=10
         )
         return fig
+
+
+def _outline(r, c, k, chosen):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle(
+        (c - 0.5, r - 0.5),
+        k,
+        k,
+        fill=False,
+        edgecolor="tab:red" if chosen else "0.35",
+        linewidth=2.5 if chosen else 0.8,
+        linestyle="-" if chosen else "--",
+        zorder=3 if chosen else 2,
+    )

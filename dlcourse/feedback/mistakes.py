@@ -490,20 +490,37 @@ def pad2d_swapped(x, padding):
     return np.pad(np.asarray(x, dtype=float), ((0, 0), (0, 0), (pw, pw), (ph, ph)))
 
 
-def conv_output_size_floors(n, kernel_size, stride=1, padding=0):
-    return (n + 2 * padding - kernel_size) // stride + 1
-
-
-def conv_output_size_one_padding(n, kernel_size, stride=1, padding=0):
-    span = n + padding - kernel_size
+def conv_output_size_always_strict(n, kernel_size, stride=1, padding=0, strict=False):
+    span = n + 2 * padding - kernel_size
     if span < 0 or span % stride:
         raise ValueError("does not fit")
     return span // stride + 1
 
 
-def conv_output_size_no_plus_one(n, kernel_size, stride=1, padding=0):
+def conv_output_size_never_strict(n, kernel_size, stride=1, padding=0, strict=False):
     span = n + 2 * padding - kernel_size
-    if span < 0 or span % stride:
+    if span < 0:
+        raise ValueError("kernel larger than the padded input")
+    return span // stride + 1
+
+
+def conv_output_size_rounds_up(n, kernel_size, stride=1, padding=0, strict=False):
+    span = n + 2 * padding - kernel_size
+    if span < 0 or (strict and span % stride):
+        raise ValueError("does not fit")
+    return -(-span // stride) + 1
+
+
+def conv_output_size_one_padding(n, kernel_size, stride=1, padding=0, strict=False):
+    span = n + padding - kernel_size
+    if span < 0 or (strict and span % stride):
+        raise ValueError("does not fit")
+    return span // stride + 1
+
+
+def conv_output_size_no_plus_one(n, kernel_size, stride=1, padding=0, strict=False):
+    span = n + 2 * padding - kernel_size
+    if span < 0 or (strict and span % stride):
         raise ValueError("does not fit")
     return span // stride
 
@@ -945,9 +962,20 @@ CATALOGUE: dict[str, list[Mistake]] = {
     ],
     "conv_output_size": [
         Mistake(
-            "conv_output_size_floors",
-            "when (n + 2P - F) is not a multiple of the stride, raise ValueError instead of rounding down",
-            conv_output_size_floors,
+            "conv_output_size_always_strict",
+            "by default round down, as PyTorch does (the rows no window reaches are ignored); raise ValueError "
+            "for a stride that does not fit only when strict=True",
+            conv_output_size_always_strict,
+        ),
+        Mistake(
+            "conv_output_size_never_strict",
+            "with strict=True, raise ValueError when (n + 2P - F) is not a multiple of the stride",
+            conv_output_size_never_strict,
+        ),
+        Mistake(
+            "conv_output_size_rounds_up",
+            "round down, not up: a window that would run past the edge does not exist",
+            conv_output_size_rounds_up,
         ),
         Mistake(
             "conv_output_size_one_padding",
@@ -956,7 +984,7 @@ CATALOGUE: dict[str, list[Mistake]] = {
         ),
         Mistake(
             "conv_output_size_no_plus_one",
-            "count the first window too: the size is (n + 2P - F) / S + 1",
+            "count the first window too: the size is floor((n + 2P - F) / S) + 1",
             conv_output_size_no_plus_one,
         ),
     ],

@@ -14,26 +14,30 @@ def _positive_int(value, name, minimum=1):
     return int(value)
 
 
-def conv_output_size(n, kernel_size, stride=1, padding=0):
-    """Output length along one axis, (n + 2 * padding - kernel_size) / stride + 1, when the windows fit.
+def conv_output_size(n, kernel_size, stride=1, padding=0, strict=False):
+    """Output length along one axis: floor((n + 2 * padding - kernel_size) / stride) + 1, as PyTorch computes it.
 
-    Raises ValueError when the kernel is larger than the padded input or when the stride does not fit:
-    (n + 2 * padding - kernel_size) must be a multiple of the stride, or the last window would run off
-    the edge (PyTorch silently drops those input rows; this course asks you to notice).
+    The windows start at 0, stride, 2 * stride, ... and each must end inside the padded input. When
+    (n + 2 * padding - kernel_size) is not a multiple of the stride, the last (n + 2P - F) % S rows (or
+    columns) of the padded input are covered by no window and silently ignored; ``strict=True`` raises
+    ValueError instead, saying how many. Raises ValueError when the kernel is larger than the padded input.
     """
     n = _positive_int(n, "n")
     kernel_size = _positive_int(kernel_size, "kernel_size")
     stride = _positive_int(stride, "stride")
     padding = _positive_int(padding, "padding", minimum=0)
+    if not isinstance(strict, bool):
+        raise ValueError(f"strict must be True or False, got {strict!r}")
     span = n + 2 * padding - kernel_size
     if span < 0:
         raise ValueError(
             f"kernel_size {kernel_size} is larger than the padded input {n} + 2*{padding} = {n + 2 * padding}"
         )
-    if span % stride:
+    if strict and span % stride:
         raise ValueError(
             f"stride {stride} does not fit: (n + 2P - F) = ({n} + 2*{padding} - {kernel_size}) = {span} is not a "
-            f"multiple of {stride}; change the padding or the stride"
+            f"multiple of {stride}, so the last {span % stride} row(s) would be ignored; change the padding or the "
+            "stride"
         )
     return span // stride + 1
 

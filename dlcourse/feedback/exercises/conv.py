@@ -23,13 +23,24 @@ def _pad_cases(rng, hidden):
 
 
 def _output_size_cases(rng, hidden):
-    settings = [(6, 3, 1, 0), (7, 3, 2, 0), (28, 5, 1, 2), (8, 3, 2, 0), (5, 7, 1, 0), (32, 3, 2, 1)]
+    settings = [
+        (6, 3, 1, 0, False),
+        (7, 3, 2, 0, False),
+        (28, 5, 1, 2, False),
+        (8, 3, 2, 0, False),  # the stride does not fit: the last row is ignored
+        (8, 3, 2, 0, True),  # ... and strict says so
+        (5, 7, 1, 0, False),  # a kernel larger than the input
+        (32, 3, 2, 1, False),
+    ]
     if hidden:  # drawn fresh each time: windows that fit exactly, strides that do not fit, kernels too large
-        settings = [_fitting_size(rng) for _ in range(4)] + [_misfitting_size(rng) for _ in range(3)]
+        settings = [(*_fitting_size(rng), bool(rng.integers(2))) for _ in range(4)]
+        settings += [(*_misfitting_size(rng), strict) for strict in (False, False, True, True)]
         n = int(rng.integers(2, 6))
-        settings.append((n, n + 2 * int(rng.integers(1, 3)) + 1, 1, int(rng.integers(0, 2))))
+        settings.append((n, n + 2 * int(rng.integers(1, 3)) + 1, 1, int(rng.integers(0, 2)), False))
         settings = [settings[i] for i in rng.permutation(len(settings))]
-    return [Case({"n": n, "kernel_size": f, "stride": s, "padding": p}) for n, f, s, p in settings]
+    return [
+        Case({"n": n, "kernel_size": f, "stride": s, "padding": p, "strict": strict}) for n, f, s, p, strict in settings
+    ]
 
 
 def _fitting_size(rng):
