@@ -94,11 +94,18 @@ def _signature(params_src: str) -> str:
     return params_src
 
 
+def written_cells(nb):
+    """The answer cells of the written questions, graded by hand (markdown solution cells)."""
+    return [c for c in nb.cells if nbgrader_meta(c).get("solution") and c.cell_type == "markdown"]
+
+
 def solved(release, source):
-    """The released notebook with every solution cell filled in by the model answer."""
-    answers = {nbgrader_meta(c)["grade_id"]: strip_markers(c.source) for c in solution_cells(source)}
+    """The released notebook with every solution cell filled in by the model answer, the written answers too."""
+    answers = {
+        nbgrader_meta(c)["grade_id"]: strip_markers(c.source) for c in solution_cells(source) + written_cells(source)
+    }
     nb = copy.deepcopy(release)
-    for cell in solution_cells(nb):
+    for cell in solution_cells(nb) + written_cells(nb):
         cell.source = answers[nbgrader_meta(cell)["grade_id"]]
     return nb
 

@@ -138,3 +138,56 @@ def test_optimiser_feedback_names_the_step_and_summarises_the_gradients():
     assert "grads: 12 arrays of shape (3,)" in message and "array([" not in message
     assert "param after each step (row k: after step k + 1)" in message
     assert "step count runs one ahead" in message
+
+
+def test_a_stub_helper_is_named_in_the_not_implemented_message():
+    """Lab 06's max_pool2d calls the learner's pool_windows: while that is a stub, say so, not max_pool2d."""
+
+    def pool_windows(x, kernel_size, stride=None, padding=0, pad_value=0.0):
+        raise NotImplementedError()
+
+    def max_pool2d(x, kernel_size, stride=None, padding=0):
+        return pool_windows(x, kernel_size, stride, padding, -np.inf).max(axis=(4, 5))
+
+    def avg_pool2d(x, kernel_size, stride=None, padding=0):
+        raise NotImplementedError()
+
+    with pytest.raises(CheckFailed, match=r"max_pool2d calls pool_windows, which is not implemented yet"):
+        check_exercise("max_pool2d", max_pool2d)
+    with pytest.raises(CheckFailed, match=r"^avg_pool2d is not implemented yet"):
+        check_exercise("avg_pool2d", avg_pool2d)
+
+
+def test_an_uncatalogued_bug_gets_the_smallest_failing_input():
+    def relu(x):
+        return np.maximum(x, 0) + 1e-3  # no known mistake does this
+
+    with pytest.raises(CheckFailed) as failed:
+        check_exercise("relu", relu)
+    message = str(failed.value)
+    assert "next step: no known mistake matches" in message
+    from dlcourse.feedback.exercises import EXERCISES
+
+    cases = EXERCISES["relu"].cases(np.random.default_rng(None), False)
+    smallest = min(range(len(cases)), key=lambda i: sum(np.size(v) for v in cases[i].kwargs.values()))
+    assert f"smallest input yours gets wrong is case {smallest + 1} " in message
+    assert "centred differences" not in message  # not a backward pass
+
+
+def test_an_uncatalogued_backward_bug_suggests_a_gradient_check_of_the_learners_forward():
+    def relu_backward(dout, x):
+        return np.where(x > 0, dout, 0.0) + np.where(np.abs(x) > 1.5, 0.1, 0.0)  # wrong far from zero only
+
+    with pytest.raises(CheckFailed) as failed:
+        check_exercise("relu_backward", relu_backward)
+    assert "next step: no known mistake matches" in str(failed.value)
+    assert "centred differences, (f(x + h) - f(x - h)) / 2h, of your own relu on that input" in str(failed.value)
+
+
+def test_a_catalogued_or_ratio_hint_is_not_followed_by_the_fallback():
+    def relu(x):
+        return 2.0 * np.maximum(x, 0)
+
+    with pytest.raises(CheckFailed) as failed:
+        check_exercise("relu", relu)
+    assert "hint:" in str(failed.value) and "next step" not in str(failed.value)

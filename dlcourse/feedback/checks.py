@@ -31,6 +31,17 @@ class CheckFailed(AssertionError):
 NOT_IMPLEMENTED = "{} is not implemented yet: replace `raise NotImplementedError()` with your code"
 
 
+def _not_implemented(name: str, err: NotImplementedError) -> str:
+    """The message for a stub: the exercise's own, or that of a helper it calls which is still a stub."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    raiser = tb.tb_frame.f_code.co_name if tb is not None else name
+    if raiser == name or not raiser.isidentifier() or tb.tb_frame.f_globals.get("__name__", "").startswith("dlcourse"):
+        return NOT_IMPLEMENTED.format(name)
+    return f"{name} calls {raiser}, which is not implemented yet: replace its `raise NotImplementedError()`"
+
+
 def _is_remote(fn) -> bool:
     """A learner's function living in a sandboxed grading process (dlcourse.autograde.remote.RemoteFunction)."""
     return hasattr(fn, "remote_call")
@@ -217,6 +228,37 @@ def _outcome_or_error(fn, exercise: Exercise, case: Case):
         return type(err).__name__
 
 
+def _case_size(case: Case) -> int:
+    """How many numbers a case feeds in: the smaller, the easier to work through by hand."""
+    return sum(np.size(v) for v in case.kwargs.values() if isinstance(v, (np.ndarray, int, float, list, tuple)))
+
+
+def _fallback_hint(name: str, exercise: Exercise, fn, failing: Case, cases: list) -> str:
+    """Advice when no catalogued mistake explains the difference: the smallest input that shows it, and for a
+    backward pass, a gradient check of the learner's own forward function."""
+    smallest, number = failing, cases.index(failing) + 1
+    for i, case in sorted(enumerate(cases, 1), key=lambda ic: _case_size(ic[1])):
+        if _case_size(case) >= _case_size(failing):
+            break
+        expected = _outcome_or_error(exercise.reference, exercise, case)
+        if isinstance(expected, str):  # a case the reference rejects: not one to work through by hand
+            continue
+        if not _same(exercise, _outcome_or_error(fn, exercise, case), expected):
+            smallest, number = case, i
+            break
+    advice = (
+        f"no known mistake matches. The smallest input yours gets wrong is case {number} "
+        f"({_describe(smallest)}): work it through by hand and compare with your output."
+    )
+    forward = name.removesuffix("_backward")
+    if forward != name:
+        advice += (
+            f" As it is a backward pass, also compare it with centred differences, (f(x + h) - f(x - h)) / 2h, of your "
+            f"own {forward} on that input: where they agree, the backward pass is right and the bug is elsewhere."
+        )
+    return advice
+
+
 def _same(exercise: Exercise, a, b) -> bool:
     if isinstance(a, str) or isinstance(b, str):  # exception names
         return a == b
@@ -267,8 +309,8 @@ def _check_raises(name, fn, exercise, case, header, reason, others=()):
         actual, _ = _run(fn, exercise, case)
     except ValueError:
         return
-    except NotImplementedError:
-        failure = NOT_IMPLEMENTED.format(name)
+    except NotImplementedError as err:
+        failure = _not_implemented(name, err)
     except Exception as err:  # noqa: BLE001
         failure = f"{header}\n  expected a ValueError ({reason}), got {_raised(err)}"
     if failure:
@@ -337,8 +379,8 @@ def check_exercise(
         failure = None
         try:
             actual, changed = _run(fn, exercise, case)
-        except NotImplementedError:
-            failure = NOT_IMPLEMENTED.format(name)
+        except NotImplementedError as err:
+            failure = _not_implemented(name, err)
         except Exception as err:  # noqa: BLE001 - the learner's error becomes feedback
             failure = f"{header}\n  " + (
                 str(err) if getattr(err, "plain", False) else f"your function raised {_raised(err)}"
@@ -362,6 +404,8 @@ def check_exercise(
             hint = _matching_mistake(exercise, case, actual, expected, fn, [c for c in cases if c is not case])
             if hint:
                 lines.append(f"  hint: {hint}")
+            elif not any("hint:" in line for line in lines):  # nothing said yet about what the bug may be
+                lines.append(f"  next step: {_fallback_hint(name, exercise, fn, case, cases)}")
             raise CheckFailed("\n".join(lines))
     if own_work and not _is_remote(fn):  # a sandboxed function cannot reach the reference: nothing to guard
         from .guard import assert_own_work
@@ -416,8 +460,8 @@ def check_speed(name: str, fn, *, factor: float = 25.0, floor_seconds: float = 0
                 if _is_remote(fn)
                 else best(fn)
             )
-        except NotImplementedError:
-            failure = NOT_IMPLEMENTED.format(name)
+        except NotImplementedError as err:
+            failure = _not_implemented(name, err)
         except Exception as err:  # noqa: BLE001
             failure = f"{name} raised {_raised(err)} on the speed test"
         if failure:
@@ -446,8 +490,8 @@ def check_gradient(name: str, fn, *, tol: float = 1e-6) -> None:
     failure = None
     try:
         result = fn.remote_call(kwargs)[0] if _is_remote(fn) else fn(**copy.deepcopy(kwargs))
-    except NotImplementedError:
-        failure = NOT_IMPLEMENTED.format(name)
+    except NotImplementedError as err:
+        failure = _not_implemented(name, err)
     except Exception as err:  # noqa: BLE001
         failure = f"{name} raised {_raised(err)} on the gradient check's input"
     if failure:
