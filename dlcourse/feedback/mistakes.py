@@ -490,39 +490,25 @@ def pad2d_swapped(x, padding):
     return np.pad(np.asarray(x, dtype=float), ((0, 0), (0, 0), (pw, pw), (ph, ph)))
 
 
-def conv_output_size_always_strict(n, kernel_size, stride=1, padding=0, strict=False):
-    span = n + 2 * padding - kernel_size
-    if span < 0 or span % stride:
-        raise ValueError("does not fit")
-    return span // stride + 1
+def _output_size_variant(sides=2, mode="as asked", round_up=False, plus_one=1):
+    """conv_output_size with one thing changed: padding on `sides` sides, strictness `mode` ("always",
+    "never" or "as asked"), rounding up instead of down, or without the + 1."""
+
+    def conv_output_size(n, kernel_size, stride=1, padding=0, strict=False):
+        strict = strict if mode == "as asked" else mode == "always"
+        span = n + sides * padding - kernel_size
+        if span < 0 or (strict and span % stride):
+            raise ValueError("does not fit")
+        return (-(-span // stride) if round_up else span // stride) + plus_one
+
+    return conv_output_size
 
 
-def conv_output_size_never_strict(n, kernel_size, stride=1, padding=0, strict=False):
-    span = n + 2 * padding - kernel_size
-    if span < 0:
-        raise ValueError("kernel larger than the padded input")
-    return span // stride + 1
-
-
-def conv_output_size_rounds_up(n, kernel_size, stride=1, padding=0, strict=False):
-    span = n + 2 * padding - kernel_size
-    if span < 0 or (strict and span % stride):
-        raise ValueError("does not fit")
-    return -(-span // stride) + 1
-
-
-def conv_output_size_one_padding(n, kernel_size, stride=1, padding=0, strict=False):
-    span = n + padding - kernel_size
-    if span < 0 or (strict and span % stride):
-        raise ValueError("does not fit")
-    return span // stride + 1
-
-
-def conv_output_size_no_plus_one(n, kernel_size, stride=1, padding=0, strict=False):
-    span = n + 2 * padding - kernel_size
-    if span < 0 or (strict and span % stride):
-        raise ValueError("does not fit")
-    return span // stride
+conv_output_size_always_strict = _output_size_variant(mode="always")
+conv_output_size_never_strict = _output_size_variant(mode="never")
+conv_output_size_rounds_up = _output_size_variant(round_up=True)
+conv_output_size_one_padding = _output_size_variant(sides=1)
+conv_output_size_no_plus_one = _output_size_variant(plus_one=0)
 
 
 def correlate2d_flipped(image, kernel, stride=1):
