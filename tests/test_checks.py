@@ -191,3 +191,19 @@ def test_a_catalogued_or_ratio_hint_is_not_followed_by_the_fallback():
     with pytest.raises(CheckFailed) as failed:
         check_exercise("relu", relu)
     assert "hint:" in str(failed.value) and "next step" not in str(failed.value)
+
+
+def test_a_stub_class_is_not_implemented_whichever_method_raises():
+    """Lab 07's LeNet5 as released: its __init__ raises; the message names the class, not __init__."""
+    import torch
+
+    class LeNet5(torch.nn.Module):
+        def __init__(self, num_classes=10, in_channels=1):
+            super().__init__()
+            raise NotImplementedError()
+
+        def forward(self, x):
+            raise NotImplementedError()
+
+    with pytest.raises(CheckFailed, match=r"^LeNet5 is not implemented yet"):
+        check_exercise("LeNet5", LeNet5)
