@@ -174,6 +174,29 @@ def test_an_uncatalogued_bug_gets_the_smallest_failing_input():
     assert "centred differences" not in message  # not a backward pass
 
 
+def test_the_fallback_works_when_a_later_case_fails_first():
+    """Cases hold arrays: finding the failing case must not compare them (it once crashed with ValueError)."""
+
+    def relu(x):
+        x = np.asarray(x, dtype=float)
+        return np.maximum(x, 0) + (1e-3 if x.size == 4 else 0.0)  # wrong on the four-entry case only
+
+    with pytest.raises(CheckFailed) as failed:
+        check_exercise("relu", relu)
+    assert "next step: no known mistake matches" in str(failed.value)
+
+
+def test_the_fallback_counts_ragged_lists_of_arrays():
+    """l2_penalty's weights are arrays of different shapes: sizing its cases must not build one array of them."""
+
+    def l2_penalty(weights, lam):
+        return lam * sum(float(np.sum(np.asarray(w) ** 2)) for w in weights) + 1e-3  # no known mistake
+
+    with pytest.raises(CheckFailed) as failed:
+        check_exercise("l2_penalty", l2_penalty)
+    assert "next step: no known mistake matches" in str(failed.value)
+
+
 def test_an_uncatalogued_backward_bug_suggests_a_gradient_check_of_the_learners_forward():
     def relu_backward(dout, x):
         return np.where(x > 0, dout, 0.0) + np.where(np.abs(x) > 1.5, 0.1, 0.0)  # wrong far from zero only

@@ -235,15 +235,24 @@ def _outcome_or_error(fn, exercise: Exercise, case: Case):
         return type(err).__name__
 
 
+def _count_numbers(value) -> int:
+    """How many numbers a value holds; lists of arrays may be ragged (a network's weights), so count each."""
+    if isinstance(value, np.ndarray):
+        return value.size
+    if isinstance(value, (list, tuple)):
+        return sum(_count_numbers(v) for v in value)
+    return 1 if isinstance(value, (int, float, np.number)) else 0
+
+
 def _case_size(case: Case) -> int:
     """How many numbers a case feeds in: the smaller, the easier to work through by hand."""
-    return sum(np.size(v) for v in case.kwargs.values() if isinstance(v, (np.ndarray, int, float, list, tuple)))
+    return sum(_count_numbers(v) for v in case.kwargs.values())
 
 
-def _fallback_hint(name: str, exercise: Exercise, fn, failing: Case, cases: list) -> str:
-    """Advice when no catalogued mistake explains the difference: the smallest input that shows it, and for a
-    backward pass, a gradient check of the learner's own forward function."""
-    smallest, number = failing, cases.index(failing) + 1
+def _fallback_hint(name: str, exercise: Exercise, fn, failing: Case, number: int, cases: list) -> str:
+    """Advice when no catalogued mistake explains the difference on case ``number`` (``failing``): the smallest
+    input that shows it, and for a backward pass, a gradient check of the learner's own forward function."""
+    smallest = failing  # (cases hold arrays: compare by position, never with == or list.index)
     for i, case in sorted(enumerate(cases, 1), key=lambda ic: _case_size(ic[1])):
         if _case_size(case) >= _case_size(failing):
             break
@@ -412,7 +421,7 @@ def check_exercise(
             if hint:
                 lines.append(f"  hint: {hint}")
             elif not any("hint:" in line for line in lines):  # nothing said yet about what the bug may be
-                lines.append(f"  next step: {_fallback_hint(name, exercise, fn, case, cases)}")
+                lines.append(f"  next step: {_fallback_hint(name, exercise, fn, case, number, cases)}")
             raise CheckFailed("\n".join(lines))
     if own_work and not _is_remote(fn):  # a sandboxed function cannot reach the reference: nothing to guard
         from .guard import assert_own_work
