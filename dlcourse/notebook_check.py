@@ -23,6 +23,7 @@ class CheckResult:
     index: int  # the cell's position in the notebook
     passed: bool
     message: str  # the first line of what the cell printed or raised
+    is_check: bool = True  # False: an answer or demo cell that raised
 
 
 def _is_check(cell) -> bool:
@@ -54,7 +55,7 @@ def validate(path: Path, timeout: int = CELL_TIMEOUT) -> list[CheckResult]:
     if path.suffix != ".ipynb" or not path.is_file():
         raise ValueError(f"expected the path of a lab notebook (.ipynb), got {str(path)!r}")
     nb = nbformat.read(path, as_version=4)
-    checks = [i for i, cell in enumerate(nb.cells) if _is_check(cell)]
+    checks = {i for i, cell in enumerate(nb.cells) if _is_check(cell)}
     if not checks:
         raise ValueError(f"{path.name} has no check cells: is it one of the course's labs?")
     for cell in nb.cells:
@@ -78,7 +79,7 @@ def validate(path: Path, timeout: int = CELL_TIMEOUT) -> list[CheckResult]:
             # An answer or demo cell that raised: the checks may still pass on what it defined before the
             # error, but the grader's run would show the same error.
             error = next(o for o in cell.outputs if o.output_type == "error")
-            results.append(CheckResult(i, False, f"(not a check) raised {error.ename}: {error.evalue}"))
+            results.append(CheckResult(i, False, f"(not a check) raised {error.ename}: {error.evalue}", False))
     return results
 
 
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         # The course's checks start their line with the mark already.
         line = result.message if result.message[:1] in ("\u2714", "\u2718") else f"{mark} {result.message}"
         print(f"  cell {result.index + 1}: {line}")
-    checks = [r for r in results if not r.message.startswith("(not a check)")]
+    checks = [r for r in results if r.is_check]
     passed = sum(r.passed for r in checks)
     failed = len(results) - passed
     print(f"{passed} of {len(checks)} checks pass" + ("; fix the ones marked \u2718" if failed else ""))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import copy
 import re
+import socket
 from pathlib import Path
 
 import nbformat
@@ -13,6 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "course" / "source"
 LABS = sorted(p.name for p in SOURCE.iterdir() if (p / f"{p.name}.ipynb").is_file())
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+
+
+def free_port() -> int:
+    """A localhost port nothing listens on, for a JupyterLab started by a test."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def source_notebook(lab: str) -> nbformat.NotebookNode:

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from course_helpers import LABS, ROOT
+from course_helpers import LABS, ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -56,12 +55,6 @@ def _browser_available():
 TOKEN = "dlcourse-test"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def jupyterlab(tmp_path_factory):
     work = tmp_path_factory.mktemp("lab-root")
@@ -74,7 +67,7 @@ def jupyterlab(tmp_path_factory):
     (work / "blank").mkdir()
     for lab in LABS:  # the labs exactly as released to learners
         shutil.copyfile(ROOT / "labs" / f"{lab}.ipynb", work / "blank" / f"{lab}.ipynb")
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,

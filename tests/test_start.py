@@ -10,7 +10,6 @@ import importlib.util
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from course_helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("start", ROOT / "start.py")
@@ -105,12 +105,6 @@ def _local_cpu_index(where: Path) -> str:
     return simple.as_uri()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 @pytest.mark.skipif(sys.platform != "linux", reason="the CPU-only build is a Linux question")
@@ -158,7 +152,7 @@ def test_a_new_user_gets_a_small_environment_and_jupyterlab(tmp_path):
     )
     assert check.returncode == 0 and check.stdout.strip() == "True", check.stderr
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         command + ["--no-browser", f"--port={port}", "--IdentityProvider.token=t"],
         cwd=clone,

@@ -120,8 +120,9 @@ class PoolExplorer:
                 continue
             label_cells(ax, ax.imshow(arr, cmap=cmap), arr)
             ax.set_title(title, fontsize=TITLE_SIZE)
-        for index, (r, c) in enumerate(self.windows()):
-            chosen = self.selected is not None and index == min(self.selected, len(self.windows()) - 1)
+        windows = self.windows()
+        for index, (r, c) in enumerate(windows):
+            chosen = self.selected is not None and index == min(self.selected, len(windows) - 1)
             for ax in (axes[0], axes[2]):  # where each window reads from, and where its gradient lands
                 ax.add_patch(_outline(r, c, self.kernel_size, chosen))
         chosen = "every output" if self.selected is None else f"output #{self.selected}"

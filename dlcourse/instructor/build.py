@@ -144,6 +144,16 @@ def _unstamped(name: str, root: Path) -> tuple[object, bool]:
     return nb, changed
 
 
+def _readme_stamped(root: Path) -> str | None:
+    """README.md with its badges stamped, or None when it has none to change (or no README)."""
+    readme = root / "README.md"
+    if not readme.is_file():
+        return None
+    text = readme.read_text()
+    stamped = release.stamp(text)
+    return stamped if stamped != text else None
+
+
 def stamp_release(names: list[str], root: Path) -> list[str]:
     """Point every lab's set-up cell and badges, and README's badges, at this release; returns what changed."""
     changed = []
@@ -152,9 +162,9 @@ def stamp_release(names: list[str], root: Path) -> list[str]:
         if differs:
             _write(nb, root / "course" / "source" / name / f"{name}.ipynb")
             changed.append(f"course/source/{name}/{name}.ipynb")
-    readme = root / "README.md"
-    if readme.is_file() and release.stamp(readme.read_text()) != readme.read_text():
-        readme.write_text(release.stamp(readme.read_text()))
+    readme = _readme_stamped(root)
+    if readme is not None:
+        (root / "README.md").write_text(readme)
         changed.append("README.md")
     return changed
 
@@ -177,8 +187,7 @@ def stale(names: list[str], root: Path | None = None) -> list[str]:
     root = root or find_root()
     tag = f"{release.REPOSITORY} {release.release_tag()}"
     problems = []
-    readme = root / "README.md"
-    if readme.is_file() and release.stamp(readme.read_text()) != readme.read_text():
+    if _readme_stamped(root) is not None:
         problems.append(f"README.md (links not stamped with {tag})")
     for name in names:
         if _unstamped(name, root)[1]:
