@@ -34,10 +34,18 @@ HARNESS_FILES = (
 )
 
 
+START_SECONDS = 30.0  # a sandbox and an interpreter start in well under a second; a loaded machine may be slow
+
+
 class LearnerProcessError(Exception):
     """The learner's process died, hung, or sent something that is not a well-formed answer."""
 
     plain = True  # feedback shows the message as it is
+
+
+class SandboxFailure(RuntimeError):
+    """The grader could not start a sandboxed process at all: its fault (bubblewrap, the interpreter, the
+    machine), never the learner's. Raised, not turned into a failed check, so that the instructor sees it."""
 
 
 class LearnerError(Exception):
@@ -139,15 +147,20 @@ class LearnerProcess:
         self.deadline = self.started + deadline
         self._tmp = tempfile.TemporaryDirectory(prefix="dlcourse-grade-")
         view = build_view(Path(self._tmp.name), modules)
-        self._proc = subprocess.Popen(
-            worker_command(view, packages, limits or Limits()),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        # What bubblewrap and the interpreter say before the worker takes its pipes (the learner's code never
+        # writes here: the worker points its stderr at /dev/null first); read only if the start fails.
+        self._stderr_path = Path(self._tmp.name) / "start.err"
+        with open(self._stderr_path, "wb") as err:
+            self._proc = subprocess.Popen(
+                worker_command(view, packages, limits or Limits()),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                start_new_session=True,
+            )
         self.problems: list[str] = []
         self.failure: str | None = None
+        self._await_start()
         try:
             self._send(op="setup", cells=list(cells), given=sorted(self.given))
             reply = self._receive()
@@ -156,6 +169,30 @@ class LearnerProcess:
             self.failure = str(err)
 
     # -- talking to the process ------------------------------------------------------------------------
+    def _await_start(self, seconds: float = START_SECONDS) -> None:
+        """Wait for the worker's first message, sent before any learner code runs; SandboxFailure, with what
+        bubblewrap or the interpreter said, if it never comes."""
+        try:
+            ready = self._wait_readable(seconds)
+            message = read_message(self._proc.stdout) if ready else None
+        except (EOFError, ProtocolError, ValueError, OSError):
+            message = None
+        if isinstance(message, dict) and message.get("op") == "alive":
+            return
+        hung = self._proc.poll() is None
+        self.close(keep_tmp=True)
+        said = self._start_error()
+        self._tmp.cleanup()
+        how = f"it did not answer within {seconds:.0f} s" if hung else f"exit status {self._proc.returncode}"
+        raise SandboxFailure(f"the grader could not start its sandboxed process ({how}): {said or 'it said nothing'}")
+
+    def _start_error(self) -> str:
+        try:
+            with open(self._stderr_path, "rb") as err:
+                return err.read(4000).decode("utf-8", "replace").strip()
+        except OSError:
+            return ""
+
     def _send(self, **message):
         try:
             write_message(self._proc.stdin, message)
@@ -242,7 +279,7 @@ class LearnerProcess:
             raise _rebuild(reply)
         return float(reply.get("seconds", float("inf")))
 
-    def close(self) -> None:
+    def close(self, keep_tmp: bool = False) -> None:
         if self._proc.poll() is None:
             try:
                 os.killpg(self._proc.pid, 9)
@@ -254,7 +291,8 @@ class LearnerProcess:
                 stream.close()
             except OSError:
                 pass
-        self._tmp.cleanup()
+        if not keep_tmp:
+            self._tmp.cleanup()
 
     def __enter__(self):
         return self

@@ -60,12 +60,27 @@ def bwrap_path() -> str:
 
 
 def _python_binary() -> str:
-    return os.path.realpath(sys.executable)
+    """The interpreter binary that runs sandboxed code, resolved through links.
+
+    In a virtual environment this is the base interpreter it was made from (``sys._base_executable``), not
+    the environment's own ``bin/python``: ``python -m venv`` links to it, but ``venv.EnvBuilder`` (start.py)
+    and ``--copies`` copy it, and a copy only works beside its ``pyvenv.cfg``, which the worker's sandbox does
+    not mount. The base interpreter lives in the runtime folders that every sandbox mounts (a conda or
+    system Python is its own base), so the same path works for every layout.
+    """
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    if not base or not os.path.isfile(base):
+        base = sys.executable
+    return os.path.realpath(base)
 
 
 def _runtime_dirs() -> list[str]:
-    """Read-only directories the Python runtime itself lives in (not where packages are installed)."""
+    """Read-only directories the Python runtime itself lives in (not where packages are installed): the base
+    prefixes, and the interpreter's own folder where it lies outside them (a Python built elsewhere)."""
     dirs = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.base_exec_prefix)}
+    binary_dir = os.path.dirname(_python_binary())
+    if not any(binary_dir == d or binary_dir.startswith(d + os.sep) for d in dirs):
+        dirs.add(binary_dir)
     return sorted(dirs)
 
 

@@ -209,6 +209,9 @@ def serve(channel: Channel) -> None:
 
 def main() -> None:
     channel = Channel()
+    # Before any learner code runs: tells the grader that the sandbox and the interpreter work, so that a
+    # process that dies before this is the grader's fault, never the learner's.
+    channel.send(op="alive")
     try:
         serve(channel)
     except EOFError:
