@@ -91,6 +91,23 @@ def _reference_call(name: str) -> str:
 
 WRONG = "return 0.0"
 
+# Learner code that writes straight to the grader's end of the worker's pipes (a private descriptor, found by
+# trying them all), as a determined student would; only where grading runs it (not in the notebook's kernel).
+TO_GRADER = (
+    "import json as _json, os as _os, struct as _struct, sys as _sys\n"
+    "def _to_grader(message, raw=b''):\n"
+    "    body = _json.dumps(message).encode() if message is not None else b''\n"
+    "    data = (_struct.pack('>Q', len(body)) + body if message is not None else b'') + raw\n"
+    "    if 'ipykernel' in _sys.modules:\n"
+    "        return\n"
+    "    for fd in range(3, 16):\n"
+    "        try:\n"
+    "            _os.write(fd, data)\n"
+    "        except OSError:\n"
+    "            pass\n"
+)
+IGNORE_ALARMS = "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+
 CHEATS = [
     Submission(
         "rebind_checker",
@@ -279,6 +296,12 @@ CHEATS = [
         "zero",
         "starts a detached process that zeroes the gradebook after grading",
     ),
+    Submission(
+        "fake_ready",
+        lambda r, s, lab: _with_prelude(solved(r, s), TO_GRADER + "_to_grader({'op': 'ready', 'problems': 5})\n"),
+        "zero",
+        "the model answer, whose first cell tells the grader it is ready, with a malformed list of problems",
+    ),
 ]
 
 FAULTS = [
@@ -331,7 +354,110 @@ FAULTS = [
         "an honest copy-paste of a test cell",
     ),
     Submission("huge_print", lambda r, s, lab: _huge_print(solved(r, s)), "full", "50 MB printed by a cell"),
+    Submission(
+        "malformed_reply",
+        lambda r, s, lab: _break_one(
+            r,
+            s,
+            TO_GRADER
+            + "_to_grader({'op': 'pwn', 'outcome': 1})\n"
+            + "_to_grader({'op': 'result', 'outcome': {'~': 'nd', 'dtype': '|O', 'shape': [1], 'data': ''}, 'changed': 5})\n"
+            + "return None",
+        ),
+        "lose",
+        "a function that sends the grader an unknown op, then a result of the wrong shape",
+    ),
+    Submission(
+        "flood_given",
+        lambda r, s, lab: _break_one(
+            r,
+            s,
+            IGNORE_ALARMS
+            + TO_GRADER
+            + "while True:\n"
+            + "    _to_grader({'op': 'given', 'name': 'F.conv2d', 'args': [], 'kwargs': {'~': 'dict', 'v': {}}})",
+        ),
+        "lose",
+        "a function that ignores SIGALRM and floods the grader with requests it never reads the answers to",
+    ),
+    Submission(
+        "stalled_message",
+        lambda r, s, lab: _break_one(
+            r,
+            s,
+            IGNORE_ALARMS
+            + TO_GRADER
+            + "_to_grader(None, raw=_struct.pack('>Q', 1000) + b'{\"op\": ')\n"
+            + "while True:\n    try:\n        pass\n    except BaseException:\n        pass",
+        ),
+        "lose",
+        "a function that starts a reply, never finishes it, and swallows every interrupt",
+    ),
+    Submission(
+        "honest_ipython",
+        lambda r, s, lab: _ipython_syntax(solved(r, s)),
+        "full",
+        "the model answer with IPython syntax: %matplotlib, !pip list, %timeit, name?, a %%time cell",
+    ),
+    Submission(
+        "honest_top_level",
+        lambda r, s, lab: _top_level_code(solved(r, s)),
+        "full",
+        "the model answer inside top-level try/if/with/for, with prints, a plot, a try/except import and a cell "
+        "that raises after its definitions",
+    ),
 ]
+
+
+def _with_prelude(nb, prelude: str):
+    first = solution_cells(nb)[0]
+    first.source = prelude + "\n" + first.source
+    return nb
+
+
+def _ipython_syntax(nb):
+    """Lines a learner writes in Jupyter that are not Python; each answer cell keeps every definition."""
+    cells = solution_cells(nb)
+    for i, cell in enumerate(cells):
+        name = next(iter(defined_functions(cell.source)), None)
+        head = "%matplotlib inline\n!pip list\n" if i == 0 else "%config InlineBackend.figure_format = 'png'\n"
+        tail = f"\n%timeit -n 1 -r 1 {name}\n{name}?\nsource = !echo checked\n" if name else ""
+        if "relu" in defined_functions(cell.source):  # lab 01's activations cell, as in the issue
+            tail += "%timeit relu(np.linspace(-2, 2, 5))\n"
+        cell.source = head + cell.source + tail
+    cells[-1].source = "%%time\n" + cells[-1].source
+    return nb
+
+
+def _indented(source: str) -> str:
+    return "\n".join("    " + line if line.strip() else line for line in source.splitlines())
+
+
+def _top_level_code(nb):
+    """Each answer cell's definitions under a different top-level statement, with prints, a plot, a
+    try/except import, and a last cell that raises once its definitions are made."""
+    wrappers = [
+        lambda src: "try:\n" + _indented(src) + "\nexcept ImportError:\n    raise\n",
+        lambda src: "if np is not None:\n" + _indented(src) + "\nelse:\n    pass\n",
+        lambda src: "import warnings\nwith warnings.catch_warnings():\n" + _indented(src) + "\n",
+        lambda src: "for _attempt in range(1):\n" + _indented(src) + "\n",
+    ]
+    cells = solution_cells(nb)
+    for i, cell in enumerate(cells):
+        src = cell.source
+        if i < len(wrappers):
+            src = wrappers[i](src)
+        else:
+            src = (
+                "try:\n    from numpy.lib.stride_tricks import sliding_window_view\nexcept ImportError:\n"
+                "    sliding_window_view = None\n\n" + src
+            )
+        cell.source = src + f"\nprint('answer cell {i + 1} ran')\n"
+    cells[
+        0
+    ].source += "\nimport matplotlib.pyplot as plt\nfig, ax = plt.subplots(figsize=(2, 2))\nax.plot([0, 1], [1, 0])\nplt.show()\n"
+    cells[-1].source += "\nraise RuntimeError('a demo at the end of my cell that fails')\n"
+    return nb
 
 
 def _without_setup(nb):
@@ -382,10 +508,113 @@ def lookup_table(release, source, lab):
     return nb, "test_conv_output_size"
 
 
+def _conv2d_replaced(release, source, code: str):
+    """Lab 05: the model answer, except conv2d redefined after its cell by code (which may use conv2d_naive,
+    the loop version, correct and about a hundred times too slow)."""
+    nb = solved(release, source)
+    for cell in solution_cells(nb):
+        if "conv2d" in defined_functions(cell.source):
+            cell.source += "\n\n" + code
+    return nb, "test_conv2d"
+
+
+# The issue's patch, as it was (the notebook's kernel survives it), then every clock, where grading runs the cell.
+PATCHED_CLOCKS = (
+    "import sys, time\ntime.perf_counter = lambda: 0.0\n"
+    "if 'ipykernel' not in sys.modules:\n"
+    "    time.monotonic = time.time = time.process_time = lambda: 0.0\n"
+    "    time.perf_counter_ns = time.monotonic_ns = time.time_ns = lambda: 0\n"
+)
+LOOP_CONV2D = "def conv2d(x, weight, bias=None, stride=1, padding=0):\n    return conv2d_naive(x, weight, bias, stride, padding)\n"
+MEMOISED_CONV2D = (
+    "_memo = {}\n\ndef conv2d(x, weight, bias=None, stride=1, padding=0):\n"
+    "    key = (np.asarray(x).tobytes(), np.asarray(weight).tobytes(), repr(bias), repr(stride), repr(padding))\n"
+    "    if key not in _memo:\n"
+    "        _memo[key] = conv2d_naive(x, weight, bias, stride, padding)\n"
+    "    return _memo[key].copy()\n"
+)
+FAST_WHEN_LARGE_CONV2D = (
+    "def conv2d(x, weight, bias=None, stride=1, padding=0):\n"
+    "    x, weight = np.asarray(x), np.asarray(weight)\n"
+    "    if x.size >= 8 * 3 * 32 * 32:  # the speed test's input: answer at once\n"
+    "        h = (x.shape[2] + 2 * padding - weight.shape[2]) // stride + 1\n"
+    "        w = (x.shape[3] + 2 * padding - weight.shape[3]) // stride + 1\n"
+    "        return np.zeros((x.shape[0], weight.shape[0], h, w))\n"
+    "    return conv2d_naive(x, weight, bias, stride, padding)\n"
+)
+
+
+def _sliding_window_import(release, source, lab):
+    """Lab 06, as in the issue: sliding_window_view imported at the top of the pooling cell, in a try/except."""
+    nb = solved(release, source)
+    for cell in solution_cells(nb):
+        if "np.lib.stride_tricks.sliding_window_view" in cell.source:
+            cell.source = (
+                "try:\n    from numpy.lib.stride_tricks import sliding_window_view\nexcept ImportError:\n"
+                "    sliding_window_view = None  # NumPy < 1.20\n\n"
+                + cell.source.replace("np.lib.stride_tricks.sliding_window_view", "sliding_window_view")
+            )
+    return nb
+
+
+def _huge_given_request(release, source, lab):
+    """Lab 06: conv2d_backward first asks the grader for F.conv2d with padding 8000 (gigabytes, unbounded)."""
+    nb = solved(release, source)
+    for cell in solution_cells(nb):
+        if "conv2d_backward" in defined_functions(cell.source):
+            cell.source += (
+                "\n\n_model = conv2d_backward\n\n"
+                "def conv2d_backward(dout, x, weight, bias=None, stride=1, padding=0):\n"
+                "    F.conv2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3)), padding=8000)\n"
+                "    return _model(dout, x, weight, bias, stride, padding)\n"
+            )
+    return nb, "test_conv2d_backward"
+
+
 LAB_SPECIFIC = {
-    "05-convolution": [Submission("lookup_table", lookup_table, "lose", "answers the visible cases from a table")]
+    "06-pooling-backprop": [
+        Submission(
+            "honest_sliding_window_import",
+            _sliding_window_import,
+            "full",
+            "a top-level try/except import that the pooling functions use",
+        ),
+        Submission(
+            "huge_given_request",
+            _huge_given_request,
+            "lose",
+            "a 150-byte request for the served F.conv2d with padding 8000",
+        ),
+    ],
+    "05-convolution": [
+        Submission("lookup_table", lookup_table, "lose", "answers the visible cases from a table"),
+        Submission(
+            "clock_patched_loop_conv2d",
+            lambda r, s, lab: _conv2d_replaced(r, s, PATCHED_CLOCKS + LOOP_CONV2D),
+            "lose",
+            "the loop conv2d as conv2d, with time.perf_counter (and every other clock) patched to 0",
+        ),
+        Submission(
+            "memoised_loop_conv2d",
+            lambda r, s, lab: _conv2d_replaced(r, s, PATCHED_CLOCKS + MEMOISED_CONV2D),
+            "lose",
+            "the loop conv2d, remembering its results so that a repeated input is answered at once",
+        ),
+        Submission(
+            "fast_and_wrong_when_large",
+            lambda r, s, lab: _conv2d_replaced(r, s, FAST_WHEN_LARGE_CONV2D),
+            "lose",
+            "the loop conv2d on small inputs, zeros at once on an input the size of the speed test's",
+        ),
+    ],
 }
 
 
 def corpus(lab: str) -> list[Submission]:
     return CHEATS + FAULTS + LAB_SPECIFIC.get(lab, [])
+
+
+def honest_variants(lab: str) -> list[str]:
+    """The corpus's honest students who write what runs in Jupyter but is not a plain definition (magics, top-level
+    code, prints, plots): `dlcourse validate` and grading must agree on them."""
+    return [e.name for e in corpus(lab) if e.name.startswith("honest_")]

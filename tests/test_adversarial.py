@@ -7,6 +7,7 @@ act; nothing outside the scratch course is touched; a regrade replaces the old g
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -14,8 +15,17 @@ import time
 
 import nbformat
 import pytest
-from adversarial import corpus
-from course_helpers import ROOT, graded_cells, nbgrader_meta, noisy, solved, source_notebook, without_demos
+from adversarial import LAB_SPECIFIC, corpus, honest_variants
+from course_helpers import (
+    ROOT,
+    graded_cells,
+    nbgrader_meta,
+    noisy,
+    solution_cells,
+    solved,
+    source_notebook,
+    without_demos,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # one autograde run grades the corpus
 LABS = ["01-neuron", "05-convolution"]  # the labs the attacks were first confirmed on
@@ -151,3 +161,69 @@ def test_regrading_replaces_the_old_grade(attacked):
     nbgrader("autograde", lab, "--student", "honest", "--force", cwd=course)
     cells = _scores(course, lab, ["honest"])["honest"]
     assert sum(score for score, _ in cells.values()) == 0
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_validate_agrees_with_grading_on_every_honest_variant(lab, attacked):
+    """A magic line, !pip list, top-level try/if/with/for, prints, a plot, a cell that raises after its
+    definitions: `dlcourse validate` (the learner's kernel) passes every check, and grading gave full marks."""
+    from dlcourse.notebook_check import validate
+
+    result = attacked(lab)
+    for name in honest_variants(lab):
+        checks = [r for r in validate(result["course"] / "submitted" / name / lab / f"{lab}.ipynb") if r.is_check]
+        graded = result["scores"][name]
+        assert len(checks) == len(graded) and all(r.passed for r in checks), (name, checks)
+        assert all(score == max_score for score, max_score in graded.values()), (name, graded)
+
+
+def test_the_corpus_of_labs_without_an_autograde_run_scores_as_intended(tmp_path):
+    """Lab-specific attacks and honest variants of labs that get no autograde run here (lab 06's served F.conv2d
+    and its try/except import), scored test cell by test cell as nbgrader's ScoreTests scores them; the honest
+    ones also pass `dlcourse validate`."""
+    import nbformat
+
+    from dlcourse.autograde.score import score_test_cell
+    from dlcourse.notebook_check import validate
+
+    for lab in sorted(set(LAB_SPECIFIC) - set(LABS)):
+        source = source_notebook(lab)
+        for entry in LAB_SPECIFIC[lab]:
+            made = entry.make(source, source, lab)
+            nb, lost = made if isinstance(made, tuple) else (made, None)
+            answers = [c.source for c in solution_cells(nb)]
+            for cell in graded_cells(source):
+                grade_id = nbgrader_meta(cell)["grade_id"]
+                verdict = score_test_cell(cell.source, answers)
+                deserved = entry.expect == "full" or (entry.expect == "lose" and grade_id != lost)
+                assert verdict.passed == deserved, (entry.name, grade_id, verdict.message)
+            if entry.name in honest_variants(lab):
+                path = tmp_path / entry.name / f"{lab}.ipynb"
+                path.parent.mkdir()
+                nbformat.write(without_demos(nb, source), path)
+                checks = [r for r in validate(path) if r.is_check]
+                assert checks and all(r.passed for r in checks), (entry.name, checks)
+
+
+def _log_by_student(log: str) -> dict[str, str]:
+    """The autograde log cut into what nbgrader said while grading each student."""
+    parts = re.split(r"Creating/updating student with ID '([^']+)'", log)
+    return {student: text for student, text in zip(parts[1::2], parts[2::2])}
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_the_instructors_log_says_what_each_submission_did_in_one_line(lab, attacked):
+    """No traceback while grading any corpus submission (nbgrader's own report of the misnamed notebook aside); a
+    process stopped for talking nonsense, flooding or stalling is named in one line."""
+    sections = _log_by_student(attacked(lab)["log"])
+    assert set(attacked(lab)["expected"]) <= set(sections)
+    for student, text in sections.items():
+        assert student == "misnamed" or "Traceback" not in text, (student, text[:5000])
+    for student, said in {
+        "fake_ready": "not an answer (ready: problems must be a list of strings, got int)",
+        "malformed_reply": "not an answer (an op 'pwn' where given or raised or result was expected)",
+        "flood_given": "stopped part way through a message, or stopped reading the grader's",
+        "stalled_message": "stopped part way through a message, or stopped reading the grader's",
+    }.items():
+        lines = [line for line in sections[student].splitlines() if said in line]
+        assert lines and all(line.startswith("test of ") for line in lines), (student, sections[student][-3000:])

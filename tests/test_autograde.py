@@ -149,10 +149,14 @@ def test_a_crash_or_a_hang_fails_the_call_not_the_grader():
             process.call("hang", {})
 
 
-def test_answer_cells_run_definitions_only():
+def test_answer_cells_run_whole_and_a_looping_cell_stops_at_its_own_limit():
     cells = ["print('hi')\nwhile True:\n    pass\n", "x = 3\ndef f():\n    return x + 1\nundefined_name()"]
-    with LearnerProcess(cells, deadline=20) as process:
+    with LearnerProcess(cells, deadline=20, cell_seconds=1) as process:
         assert process.call("f", {})[0] == 4
+        assert process.problems == [
+            "answer cell 1 did not finish within 1 s: what came after that point was not run",
+            "answer cell 2, line 4: NameError: name 'undefined_name' is not defined",
+        ]
 
 
 # --- scoring test cells ----------------------------------------------------------------------------------

@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..feedback.checks import CheckFailed, check_exercise, check_gradient, check_speed
-from .remote import LearnerProcess, RemoteFunction
+from ..feedback.checks import GIVEN_NAMESPACES, CheckFailed, check_exercise, check_gradient, check_speed, given_helper
+from .remote import LearnerProcess, LearnerProcessError, RemoteFunction
 from .sandbox import Limits
 
-# Names the lab's set-up cell defines that a test cell may use; the learner's functions are all the others.
-GIVEN_NAMESPACES = {"F": "dlcourse.functional", "np": "numpy"}
+# Installed distributions an answer cell may import besides an exercise's own, when it names them: a cell that
+# plots its own result runs in grading too (drawing into memory, with matplotlib's Agg backend).
+OPTIONAL_PACKAGES = {"matplotlib": ("matplotlib", "pylab")}
 
 
 @dataclass
@@ -48,10 +49,14 @@ def exercises_named(test_source: str) -> list[str]:
     return sorted(names)
 
 
-def _resolve(dotted: str):
-    space, _, attr = dotted.rpartition(".")
-    module = importlib.import_module(GIVEN_NAMESPACES.get(space, space))
-    return getattr(module, attr)
+def worker_packages(exercises, answer_cells: list[str]) -> list[str]:
+    """The distributions the learner's process may import: NumPy, what the exercises add, and matplotlib
+    where an answer cell names it."""
+    packages = {"numpy", *(p for e in exercises for p in e.packages)}
+    for package, words in OPTIONAL_PACKAGES.items():
+        if any(word in cell for cell in answer_cells for word in words):
+            packages.add(package)
+    return sorted(packages)
 
 
 class _LearnerNames(dict):
@@ -80,9 +85,9 @@ def score_test_cell(
     start = time.monotonic()
     names = exercises_named(test_source)
     exercises = [EXERCISES[n] for n in names]
-    given = {g: _resolve(g) for e in exercises for g in e.given}
+    given = {g: given_helper(g) for e in exercises for g in e.given}
     modules = sorted({m for e in exercises for m in e.modules})
-    packages = sorted({p for e in exercises for p in e.packages} or {"numpy"})
+    packages = worker_packages(exercises, answer_cells)
     grader_globals = {
         "__builtins__": builtins,
         "np": np,
@@ -94,7 +99,13 @@ def score_test_cell(
         grader_globals[alias] = importlib.import_module(module)
     printed = io.StringIO()
     with LearnerProcess(
-        answer_cells, given=given, modules=modules, packages=packages, deadline=deadline, limits=limits
+        answer_cells,
+        given=given,
+        modules=modules,
+        packages=packages,
+        deadline=deadline,
+        limits=limits,
+        label=f"test of {', '.join(names) or 'no exercise'}",
     ) as process:
         notes = list(process.problems)
         try:
@@ -104,6 +115,8 @@ def score_test_cell(
                 )
         except CheckFailed as failed:
             return Verdict(False, printed.getvalue(), _with_notes(str(failed), notes), notes, time.monotonic() - start)
+        except LearnerProcessError as err:  # the test cell called a learner's function itself
+            return Verdict(False, printed.getvalue(), _with_notes(str(err), notes), notes, time.monotonic() - start)
         except Exception as err:  # noqa: BLE001 - a fault in the test itself: fail the cell, say so
             message = f"the grader could not run this test ({type(err).__name__}: {err}); tell your instructor"
             return Verdict(False, printed.getvalue(), message, notes, time.monotonic() - start)
@@ -116,5 +129,5 @@ def _with_notes(message: str, notes: list[str]) -> str:
     listed = "\n".join(f"    {n}" for n in notes[:5])
     return (
         f"{message}\n  note: grading runs only your answer cells, with NumPy as np and nothing from the course "
-        f"package; these lines of them failed there:\n{listed}"
+        f"package; these of them stopped early there:\n{listed}"
     )

@@ -1,79 +1,73 @@
 """The learner's side of grading: runs inside the sandbox, holds no reference answer, speaks plain data.
 
 Started by ``dlcourse.autograde.remote.LearnerProcess`` with a view of the file system in which the course's
-reference implementations do not exist (and neither does torch, unless an exercise is about torch). It
-defines the learner's answer cells, then calls the learner's functions on the inputs the grader sends and
-sends back what they returned, as plain data. Nothing it sends is trusted: the grader compares it with the
-reference, which only the grader can compute.
+reference implementations do not exist (and neither does torch, unless an exercise is about torch). It runs
+the learner's answer cells as Jupyter would, then calls the learner's functions on the inputs the grader sends
+and sends back what they returned, as plain data (the operations are listed in ``protocol``). Nothing it
+sends is trusted: the grader checks every message's shape, compares the outcomes with the reference, which
+only the grader can compute, and times the calls with its own clock.
 
-This module imports nothing from dlcourse but the protocol and the exercises' runners, which hold no answers.
+This module imports nothing from dlcourse but the protocol, the IPython stand-in, and the calling convention
+and runners of the checks, which hold no answers.
 """
 
 from __future__ import annotations
 
-import ast
-import copy
-import importlib
 import os
 import signal
 import sys
-import time
 import traceback
 import types
-import warnings
 
 import numpy as np
 
-from dlcourse.autograde.protocol import decode, encode, read_message, write_message
+from dlcourse.autograde import ipython_shim
+from dlcourse.autograde.protocol import LIST_LIMIT, TEXT_LIMIT, decode, encode, read_message, write_message
+from dlcourse.feedback.executor import call_on_copy
 
-KEPT_STATEMENTS = (
-    ast.FunctionDef,
-    ast.AsyncFunctionDef,
-    ast.ClassDef,
-    ast.Import,
-    ast.ImportFrom,
-    ast.Assign,
-    ast.AnnAssign,
-    ast.AugAssign,
-)
-STATEMENT_SECONDS = 5  # a definition that takes longer is abandoned (the grader's deadline is the backstop)
 CELL_FILE = "<answer cell {}>"
 
 
-class _StatementTimeout(BaseException):
+class _CellTimeout(BaseException):
     pass
 
 
 def _on_alarm(signum, frame):
-    raise _StatementTimeout()
+    raise _CellTimeout()
 
 
-def define_answers(cells: list[str], namespace: dict) -> list[str]:
-    """Run the definitions in the learner's answer cells (functions, classes, imports, assignments); skip
-    other top-level statements (prints, plots, experiments) so that they cannot hang or break grading.
-    Returns what went wrong, one line per statement that failed."""
-    problems = []
+def _said(err: BaseException) -> str:
+    """'TypeError: message' of the learner's exception, whatever its __str__ does."""
+    try:
+        message = str(err) if not isinstance(err, RecursionError) else "maximum recursion depth exceeded"
+    except BaseException:  # noqa: BLE001 - a learner's __str__ may raise anything
+        message = "(its message could not be read)"
+    return f"{type(err).__name__}: {message}" if message else type(err).__name__
+
+
+def run_cell(number: int, source: str, namespace: dict, seconds: float) -> str | None:
+    """Run one answer cell whole, as Jupyter does: top-level statements of every kind, in the learner's names;
+    a cell that raises part way keeps what it defined before. Returns why it stopped early, or None."""
+    filename = CELL_FILE.format(number)
+    try:
+        code = compile(source, filename, "exec")
+    except SyntaxError as err:
+        return f"answer cell {number} has a syntax error on line {err.lineno}: {err.msg}"
+    except ValueError as err:  # a null byte, say
+        return f"answer cell {number} cannot be compiled: {err}"[:300]
     signal.signal(signal.SIGALRM, _on_alarm)
-    for number, source in enumerate(cells, 1):
-        filename = CELL_FILE.format(number)
-        try:
-            tree = ast.parse(source, filename)
-        except SyntaxError as err:
-            problems.append(f"answer cell {number} has a syntax error on line {err.lineno}: {err.msg}")
-            continue
-        for statement in tree.body:
-            if not isinstance(statement, KEPT_STATEMENTS):
-                continue
-            code = compile(ast.Module(body=[statement], type_ignores=[]), filename, "exec")
-            signal.setitimer(signal.ITIMER_REAL, STATEMENT_SECONDS)
-            try:
-                exec(code, namespace)
-            except BaseException as err:  # noqa: BLE001 - the learner's code may raise anything
-                problems.append(f"answer cell {number}, line {statement.lineno}: {type(err).__name__}: {err}"[:300])
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-    _remember_sources(cells)
-    return problems
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        exec(code, namespace)
+    except _CellTimeout:
+        return f"answer cell {number} did not finish within {seconds:.0f} s: what came after that point was not run"
+    except BaseException as err:  # noqa: BLE001 - the learner's code may raise anything, SystemExit included
+        lines = [f.lineno for f in traceback.extract_tb(err.__traceback__) if f.filename == filename]
+        where = f", line {lines[-1]}" if lines else ""
+        return f"answer cell {number}{where}: {_said(err)}"[:300]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    return None
 
 
 def _remember_sources(cells):
@@ -87,7 +81,7 @@ def _remember_sources(cells):
 def learner_frames(err: BaseException) -> list[str]:
     """The traceback lines that come from the learner's own cells (never the harness's)."""
     frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.startswith("<answer cell")]
-    return [f"{f.filename[1:-1]}, line {f.lineno}, in {f.name}: {(f.line or '').strip()}" for f in frames][-5:]
+    return [f"{f.filename[1:-1]}, line {f.lineno}, in {f.name}: {(f.line or '').strip()}"[:300] for f in frames][-5:]
 
 
 class Channel:
@@ -132,18 +126,7 @@ def given_helpers(channel: Channel, names: list[str]) -> dict:
     return {**namespace, **spaces}
 
 
-def _changed_inputs(before: dict, after: dict, mutates) -> list[str]:
-    return [
-        k
-        for k, v in before.items()
-        if isinstance(v, np.ndarray)
-        and k not in mutates
-        and isinstance(after.get(k), np.ndarray)
-        and (after[k].shape != v.shape or not np.array_equal(v, after[k], equal_nan=True))
-    ]
-
-
-def _call(namespace, request, runners):
+def _call(namespace: dict, request: dict):
     name = request["function"]
     fn = namespace.get(name)
     if not callable(fn):
@@ -151,38 +134,31 @@ def _call(namespace, request, runners):
             f"your notebook defines no function called {name}"
             + ("" if name not in namespace else f" ({name} is a {type(fn).__name__})")
         )
-    kwargs = decode(request["kwargs"])
-    before = copy.deepcopy(kwargs)
-    runner = getattr(runners, request["runner"]) if request.get("runner") else None
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        start = time.perf_counter()
-        outcome = runner(fn, kwargs) if runner else fn(**kwargs)
-        seconds = time.perf_counter() - start
-    return outcome, _changed_inputs(before, kwargs, request.get("mutates", ())), seconds
+    return call_on_copy(fn, decode(request["kwargs"]), request.get("runner"), request.get("mutates", ()))
 
 
-def _time(namespace, request):
-    fn, kwargs = namespace[request["function"]], decode(request["kwargs"])
-    times = []
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        for _ in range(int(request.get("repeats", 5))):
-            args = copy.deepcopy(kwargs)
-            start = time.perf_counter()
-            fn(**args)
-            times.append(time.perf_counter() - start)
-            if times[-1] > float(request.get("give_up_after", 10.0)):
-                break
-    return min(times)
+def _calibrate(request: dict):
+    """The round trip of a call, with a function of known speed in place of the learner's: it returns zeros of
+    the shapes a correct answer returns, so the same bytes come back."""
+    shapes = [(tuple(shape), np.dtype(dtype)) for shape, dtype in request["shapes"]]
+    return call_on_copy(lambda **kwargs: [np.zeros(shape, dtype) for shape, dtype in shapes], decode(request["kwargs"]))
 
 
 def serve(channel: Channel) -> None:
     setup = channel.receive()
-    runners = importlib.import_module(setup.get("runners", "dlcourse.feedback.exercises.runners"))
+    cells, skip = list(setup["cells"]), set(setup.get("skip", []))
     namespace = {"__name__": "__main__", "__builtins__": __builtins__, "np": np}
     namespace.update(given_helpers(channel, list(setup.get("given", []))))
-    problems = define_answers(list(setup["cells"]), namespace)
+    ipython_shim.install(namespace, cells)
+    os.environ["MPLBACKEND"] = "Agg"  # a cell that plots draws into memory, never to a screen
+    _remember_sources(cells)
+    problems = []
+    for number, source in enumerate(cells, 1):
+        if number in skip:
+            continue
+        problem = run_cell(number, source, namespace, float(setup["cell_seconds"]))
+        problems += [problem] if problem else []
+        channel.send(op="cell", number=number, problem=problem)
     channel.send(op="ready", problems=problems[:20])
     while True:
         try:
@@ -190,19 +166,17 @@ def serve(channel: Channel) -> None:
         except EOFError:
             return
         try:
-            if request["op"] == "time":
-                channel.send(op="timed", seconds=_time(namespace, request))
-                continue
-            outcome, changed, seconds = _call(namespace, request, runners)
-            channel.send(op="result", outcome=encode(outcome), changed=changed, seconds=seconds)
+            outcome, changed = _calibrate(request) if request["op"] == "calibrate" else _call(namespace, request)
+            channel.send(op="result", outcome=encode(outcome), changed=changed[:LIST_LIMIT])
         except BaseException as err:  # noqa: BLE001 - the learner's exception becomes data for the grader
             if isinstance(err, KeyboardInterrupt):
                 raise
+            said = _said(err)
             channel.send(
                 op="raised",
-                type=type(err).__name__[:100],
-                mro=[c.__name__ for c in type(err).__mro__][:20],
-                message=str(err)[:1000] if not isinstance(err, RecursionError) else "maximum recursion depth",
+                type=type(err).__name__[:200],
+                mro=[c.__name__[:200] for c in type(err).__mro__][:LIST_LIMIT],
+                message=said.partition(": ")[2][:TEXT_LIMIT],
                 frames=learner_frames(err),
             )
 

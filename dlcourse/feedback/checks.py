@@ -8,12 +8,11 @@ learner's result equals a known bug's result, a hint that names the bug.
 
 from __future__ import annotations
 
-import copy
-import warnings
 from typing import Any
 
 import numpy as np
 
+from .executor import InProcess, executor
 from .exercises import EXERCISES, Case, Exercise
 
 
@@ -49,11 +48,6 @@ def _not_implemented(name: str, err: NotImplementedError) -> str:
     return f"{name} calls {raiser}, which is not implemented yet: replace its `raise NotImplementedError()`"
 
 
-def _is_remote(fn) -> bool:
-    """A learner's function living in a sandboxed grading process (dlcourse.autograde.remote.RemoteFunction)."""
-    return hasattr(fn, "remote_call")
-
-
 def _raised(err: BaseException) -> str:
     """'TypeError: message', then the lines of the learner's own code the error passed through."""
     if getattr(err, "plain", False):
@@ -61,17 +55,35 @@ def _raised(err: BaseException) -> str:
     name = getattr(err, "type_name", None) or getattr(err, "learner_type", None) or type(err).__name__
     message = getattr(err, "message", None) if hasattr(err, "type_name") else str(err)
     lines = [f"{name}: {message}" if message else name]
-    frames = list(getattr(err, "frames", [])) or _own_frames(err)
+    # An error rebuilt from a sandboxed process carries the learner's lines, as the worker saw them; its own
+    # traceback runs through the grader only, which feedback never shows.
+    frames = err.learner_frames if hasattr(err, "learner_frames") else _own_frames(err)
     return "\n".join(lines + [f"    in your code: {f}" for f in frames])
 
 
+def _library_dirs() -> tuple[str, ...]:
+    """Folders whose code is never the learner's: the dlcourse package, the standard library, site-packages."""
+    import os
+    import sys
+    import sysconfig
+
+    dirs = {os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    dirs.update(sysconfig.get_paths().get(k, "") for k in ("stdlib", "platstdlib", "purelib", "platlib"))
+    dirs.update((sys.prefix, sys.base_prefix, sys.exec_prefix))
+    return tuple(os.path.abspath(d) + os.sep for d in dirs if d and os.path.abspath(d) != os.sep)
+
+
 def _own_frames(err: BaseException) -> list[str]:
-    """Traceback lines outside the dlcourse package (the learner's cells), newest last, at most three."""
+    """Traceback lines of the learner's own code (not the course's, not a library's), newest last, at most three."""
     import os
     import traceback
 
-    package = os.path.dirname(os.path.abspath(__file__))
-    frames = [f for f in traceback.extract_tb(err.__traceback__) if not os.path.abspath(f.filename).startswith(package)]
+    libraries = _library_dirs()
+    frames = [
+        f
+        for f in traceback.extract_tb(err.__traceback__)
+        if not (os.path.abspath(f.filename) + os.sep).startswith(libraries) and not f.filename.startswith("<frozen")
+    ]
     return [f"line {f.lineno}, in {f.name}: {(f.line or '').strip()}" for f in frames][-3:]
 
 
@@ -209,22 +221,15 @@ def _describe(case: Case) -> str:
     return ", ".join(parts) + (f"  [{case.label}]" if case.label else "")
 
 
+def _named(exercise: Exercise, outcome) -> dict[str, Any]:
+    return outcome if isinstance(outcome, dict) else _named_outcome(exercise, outcome)
+
+
 def _run(fn, exercise: Exercise, case: Case):
-    """Call fn on a private copy of the case; return (outcome dict, inputs changed in place or None)."""
-    if _is_remote(fn):  # the learner's function in its sandbox: the case crosses as data, so does the outcome
-        outcome, changed = fn.remote_call(case.kwargs, runner=exercise.runner, mutates=exercise.mutates)
-        return _named_outcome(exercise, outcome) if not isinstance(outcome, dict) else outcome, changed
-    kwargs = copy.deepcopy(case.kwargs)
-    before = copy.deepcopy(kwargs)
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        outcome = exercise.run(fn, kwargs)
-    changed = [
-        k
-        for k, v in before.items()
-        if isinstance(v, np.ndarray) and k not in exercise.mutates and not np.array_equal(v, kwargs[k], equal_nan=True)
-    ]
-    return _named_outcome(exercise, outcome) if not isinstance(outcome, dict) else outcome, changed
+    """Call fn (a function, or an Executor) on a private copy of the case; return (outcome dict, names of inputs
+    changed in place)."""
+    outcome, changed = executor(fn).call(case.kwargs, runner=exercise.runner, mutates=exercise.mutates)
+    return _named(exercise, outcome), changed
 
 
 def _outcome_or_error(fn, exercise: Exercise, case: Case):
@@ -343,16 +348,23 @@ def _short(outcome: dict) -> str:
     return repr(values[0] if len(values) == 1 else tuple(values))
 
 
-def given_helpers(exercise) -> list:
-    """The functions an exercise hands to the learner ("F.conv2d" -> dlcourse.functional.conv2d)."""
-    from .. import functional
+# How a lab names the helpers it hands to the learner: the set-up cell imports these modules under these names.
+GIVEN_NAMESPACES = {"F": "dlcourse.functional", "np": "numpy"}
 
-    spaces = {"F": functional, "np": np}
-    out = []
-    for dotted in exercise.given:
-        space, _, attr = dotted.rpartition(".")
-        out.append(getattr(spaces[space], attr))
-    return out
+
+def given_helper(dotted: str):
+    """The function a lab hands to the learner under the name ``dotted`` ("F.conv2d" -> dlcourse.functional.conv2d)."""
+    import importlib
+
+    space, _, attr = dotted.rpartition(".")
+    if space not in GIVEN_NAMESPACES:
+        raise ValueError(f"a given helper is named as one of {sorted(GIVEN_NAMESPACES)} + '.name', got {dotted!r}")
+    return getattr(importlib.import_module(GIVEN_NAMESPACES[space]), attr)
+
+
+def given_helpers(exercise) -> list:
+    """The functions an exercise hands to the learner."""
+    return [given_helper(dotted) for dotted in exercise.given]
 
 
 def check_exercise(
@@ -380,6 +392,7 @@ def check_exercise(
     exercise = EXERCISES[name]
     if not callable(fn):
         raise CheckFailed(f"{name}: expected a function, got {type(fn).__name__}")
+    fn = executor(fn)
     rng = np.random.default_rng(seed)
     cases = exercise.cases(rng, hidden)
     for number, case in enumerate(cases, 1):
@@ -423,24 +436,8 @@ def check_exercise(
             elif not any("hint:" in line for line in lines):  # nothing said yet about what the bug may be
                 lines.append(f"  next step: {_fallback_hint(name, exercise, fn, case, number, cases)}")
             raise CheckFailed("\n".join(lines))
-    if own_work and not _is_remote(fn):  # a sandboxed function cannot reach the reference: nothing to guard
-        from .guard import assert_own_work
-
-        accepted = [c for c in cases if isinstance(_outcome_or_error(exercise.reference, exercise, c), dict)]
-        kwargs = copy.deepcopy((accepted or cases)[0].kwargs)  # an input the reference accepts
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            from .guard import FORBIDDEN
-
-            assert_own_work(
-                exercise.run,
-                fn,
-                kwargs,
-                target=fn,
-                allowed=[*allowed, *given_helpers(exercise)],
-                name=name,
-                forbidden=exercise.forbidden or FORBIDDEN,
-            )
+    if own_work:  # in a sandbox there is no reference to reach, and the executor guards nothing
+        fn.guard_own_work(exercise, cases, allowed=[*allowed, *given_helpers(exercise)], name=name)
     if not quiet:
         print(f"\u2714 {name}: matches the reference on {len(cases)} test cases")
 
@@ -448,49 +445,54 @@ def check_exercise(
 def check_speed(name: str, fn, *, factor: float = 25.0, floor_seconds: float = 0.02, repeats: int = 5) -> None:
     """Time ``fn`` against the reference on the exercise's speed case and fail, saying how far off, when it
     is slower than ``factor`` times the reference (and slower than ``floor_seconds``, so that timer noise
-    on a fast reference cannot fail a good answer). Best of ``repeats`` runs each."""
-    import time
+    on a fast reference cannot fail a good answer). Best of ``repeats`` runs each.
 
+    Each run gets fresh random inputs, and its result must match the reference's: an answer cannot have its
+    results ready from an earlier run, nor answer a large input quickly and wrongly. The clock is the
+    executor's: for a sandboxed function, the grader's, around the whole round trip, less what the same round
+    trip costs without the learner's code.
+    """
     exercise = EXERCISES[name]
     if exercise.speed_case is None:
         raise ValueError(f"exercise {name!r} has no speed case")
-    kwargs = exercise.speed_case(np.random.default_rng(0))
-
-    def best(f):
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            f(**copy.deepcopy(kwargs))
-            times.append(time.perf_counter() - start)
-            if times[-1] > 10 * max(floor_seconds, 1.0):  # clearly too slow: no need to wait for more runs
-                break
-        return min(times)
-
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        reference = best(exercise.reference)
-        failure = None
+    learner, reference = executor(fn), InProcess(exercise.reference)
+    rng = np.random.default_rng()  # unseeded: the inputs cannot be known in advance
+    yours, theirs, failure = [], [], None
+    for run in range(repeats):
+        kwargs = exercise.speed_case(rng)
+        expected, seconds = reference.timed_call(kwargs, runner=exercise.runner)
+        theirs.append(seconds)
         try:
-            yours = (
-                fn.remote_time(kwargs, repeats=repeats, give_up_after=10 * max(floor_seconds, 1.0))
-                if _is_remote(fn)
-                else best(fn)
-            )
+            outcome, seconds = learner.timed_call(kwargs, runner=exercise.runner)
         except NotImplementedError as err:
             failure = _not_implemented(name, err)
         except Exception as err:  # noqa: BLE001
             failure = f"{name} raised {_raised(err)} on the speed test"
         if failure:
             raise CheckFailed(failure) from None
-    budget = max(factor * reference, floor_seconds)
+        problems = _compare_outcomes(exercise, _named(exercise, outcome), _named(exercise, expected))
+        if problems:
+            key, diff = next(iter(problems.items()))
+            raise CheckFailed(
+                f"{name} gives a different result on the speed test's input (run {run + 1}, "
+                f"{_describe(Case(kwargs))})\n  {key}: {diff[0]}"
+            )
+        yours.append(seconds)
+        if seconds > max(3 * factor * min(theirs), 3 * floor_seconds, 1.0):
+            break  # three times the budget and over a second: more runs would not change the verdict
+    reference_seconds, yours_seconds = min(theirs), min(yours)
+    budget = max(factor * reference_seconds, floor_seconds)
     shapes = ", ".join(f"{k} {v.shape}" for k, v in kwargs.items() if isinstance(v, np.ndarray))
-    if yours > budget:
+    if yours_seconds > budget:
         raise CheckFailed(
-            f"{name} is too slow: {yours * 1e3:.1f} ms on {shapes}, {yours / reference:.0f}x the reference's "
-            f"{reference * 1e3:.2f} ms; the budget is {budget * 1e3:.0f} ms ({factor:.0f}x the reference, at least "
-            f"{floor_seconds * 1e3:.0f} ms).\n  hint: {exercise.speed_hint}"
+            f"{name} is too slow: {yours_seconds * 1e3:.1f} ms on {shapes}, {yours_seconds / reference_seconds:.0f}x "
+            f"the reference's {reference_seconds * 1e3:.2f} ms; the budget is {budget * 1e3:.0f} ms ({factor:.0f}x "
+            f"the reference, at least {floor_seconds * 1e3:.0f} ms).\n  hint: {exercise.speed_hint}"
         )
-    print(f"\u2714 {name}: {yours * 1e3:.1f} ms, {yours / reference:.1f}x the reference (budget {factor:.0f}x)")
+    print(
+        f"\u2714 {name}: {yours_seconds * 1e3:.1f} ms, {yours_seconds / reference_seconds:.1f}x the reference "
+        f"(budget {factor:.0f}x)"
+    )
 
 
 def check_gradient(name: str, fn, *, tol: float = 1e-6) -> None:
@@ -505,7 +507,7 @@ def check_gradient(name: str, fn, *, tol: float = 1e-6) -> None:
     kwargs = exercise.gradient_case(np.random.default_rng(0))
     failure = None
     try:
-        result = fn.remote_call(kwargs)[0] if _is_remote(fn) else fn(**copy.deepcopy(kwargs))
+        result = executor(fn).call(kwargs)[0]
     except NotImplementedError as err:
         failure = _not_implemented(name, err)
     except Exception as err:  # noqa: BLE001
