@@ -303,12 +303,14 @@ def _misnamed_notebooks(converter, assignment_id: str, student_id: str) -> tuple
 
 
 def install_autograde_checks() -> None:
-    """Make nbgrader's Autograde refuse to start without bubblewrap (unless DLCOURSE_UNSANDBOXED=1) and report
+    """Make nbgrader's Autograde refuse to start without bubblewrap (unless DLCOURSE_UNSANDBOXED=1) or when a
+    known-good answer cannot be scored in the sandbox here (``preflight``), and report
     a wrongly named notebook as an error that names the fix, where nbgrader would only log 'Skipping unknown
     notebook' and give zero."""
     from nbgrader.apps import autogradeapp
     from nbgrader.converters.autograde import Autograde
 
+    from .preflight import PreflightFailed, preflight
     from .sandbox import bwrap_path
 
     if getattr(autogradeapp.Autograde, "_dlcourse_checked", False):
@@ -320,6 +322,11 @@ def install_autograde_checks() -> None:
         def start(self):
             if not unsandboxed():
                 bwrap_path()  # SandboxUnavailable, saying how to install it
+            try:
+                preflight()  # a machine that cannot grade stops here, before any grade is recorded
+            except PreflightFailed as err:
+                self.log.error("%s", err)
+                self.exit(1)
             return super().start()
 
         def init_assignment(self, assignment_id: str, student_id: str) -> None:
