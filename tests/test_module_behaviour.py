@@ -162,7 +162,8 @@ def test_a_module_built_wrong_is_told_so_by_its_structure_before_its_outputs_are
     with pytest.raises(CheckFailed) as caught:
         check_exercise("LeNet5", SmallKernel, quiet=True)
     message = str(caught.value)
-    assert "parameter tensor sizes (sorted)" in message and "case 1 of 4" in message
+    assert "parameter tensor shapes, sorted" in message and "expected 400, got 576" in message
+    assert "case 1 of 4" in message
     assert "training mode" not in message
 
 

@@ -183,7 +183,8 @@ def torch_module(fn, kwargs):
     ``weights_seed`` and an input ``x``, its behaviour (``module_behaviour``).
 
     Structure: the output shape for a batch of two of the case's ``input_shape`` (C, H, W; not passed to fn),
-    the parameter count in total and per tensor, and with ``trace`` the output shape of every Conv2d (sorted,
+    the parameter count and the shape of every parameter tensor (sorted: names and order are the learner's),
+    and with ``trace`` the output shape of every Conv2d (sorted,
     so the order branches run in does not matter): that is where a stride on the wrong convolution shows.
     The exercises put their structure cases first, so a module built wrong is told so before its outputs
     are compared."""
@@ -231,11 +232,15 @@ def _module_structure(model, input_shape, trace):
     finally:
         for hook in hooks:
             hook.remove()
-    sizes = sorted(p.numel() for p in model.parameters())
+    shapes_of_tensors = [tuple(p.shape) for p in model.parameters()]
+    width = max([4, *(len(s) for s in shapes_of_tensors)])  # conv kernels have four dimensions
+    table = sorted(s + (0,) * (width - len(s)) for s in shapes_of_tensors)
     result = {
         "output shape for a batch of two": np.array(tuple(out.shape)),
-        "parameters": np.int64(sum(sizes)),
-        "parameter tensor sizes (sorted)": np.array(sizes, dtype=np.int64),
+        "parameters": np.int64(sum(p.numel() for p in model.parameters())),
+        "parameter tensor shapes, sorted (a row per tensor, padded with 0)": np.array(table, dtype=np.int64).reshape(
+            -1, width
+        ),
     }
     if trace:
         result["Conv2d output shapes (C, H, W), sorted"] = np.array(sorted(shapes), dtype=np.int64).reshape(-1, 3)
