@@ -184,10 +184,9 @@ def torch_module(fn, kwargs):
 
     Structure: the output shape for a batch of two of the case's ``input_shape`` (C, H, W; not passed to fn),
     the parameter count and the shape of every parameter tensor (sorted: names and order are the learner's),
-    and with ``trace`` the output shape of every Conv2d (sorted,
-    so the order branches run in does not matter): that is where a stride on the wrong convolution shows.
-    The exercises put their structure cases first, so a module built wrong is told so before its outputs
-    are compared."""
+    and with ``trace`` the output shape of every Conv2d (sorted, so the order branches run in does not
+    matter): that is where a stride on the wrong convolution shows. The exercises put their structure cases
+    first, so a module built wrong is told so before its outputs are compared."""
     import torch
 
     kwargs = dict(kwargs)
