@@ -98,3 +98,32 @@ c.CapOutput.max_chars = 10_000
 # What a learner sees in place of each solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# --- quiet runs and feedback that reads offline --------------------------------------------------------------
+# (kept apart from the grading settings above: none of this changes a score)
+import warnings  # noqa: E402
+
+from sqlalchemy.exc import SAWarning  # noqa: E402
+
+from dlcourse.autograde.feedback_html import FeedbackHTMLExporter  # noqa: E402
+from dlcourse.kernel_transport import encrypt_kernel_transport  # noqa: E402
+
+# Feedback HTML draws its formulas as MathML (no MathJax from a CDN: it reads offline) and wraps long lines
+# of code and output instead of cutting them at the page's edge. nbgrader's feedback template is kept.
+c.GenerateFeedback.exporter_class = FeedbackHTMLExporter
+
+# Kernels started here (nbgrader validate's, an unsandboxed grading run's) get CurveZMQ keys, so ipykernel
+# does not warn on each start that it "is running over TCP without encryption". The sandboxed kernel talks
+# over unix sockets and never warned.
+encrypt_kernel_transport(c)
+
+# nbgrader's gradebook builds each new submission's rows before adding them to the session, and SQLAlchemy 2
+# warns three times per submission that it no longer adds them along the back-references for it. nbgrader
+# then adds the submission itself, and every grade is stored (tests/test_course.py reads them back): the
+# warning says nothing an instructor can act on. Only that message, only from nbgrader's gradebook.
+warnings.filterwarnings(
+    "ignore",
+    message=r"Object of type <\w+> not in session, add operation along",
+    category=SAWarning,
+    module=r"nbgrader\.api",
+)

@@ -8,12 +8,12 @@ from __future__ import annotations
 import sys
 
 USAGE = """usage: dlcourse validate LAB.ipynb
-       dlcourse build [--check] [--course PATH] [labs ...]
+       dlcourse build [--lab NN-topic ...] [--all] [--check] [--course PATH]
 
-  validate  run a lab top to bottom in a fresh kernel and report every check
+  validate  run a lab top to bottom in a fresh kernel and list every check by name
             (students; comes with python -m pip install -e ".[lab]")
-  build     generate labs/ and solutions/ from course/source (instructors; needs
-            python -m pip install -e ".[instructor]")"""
+  build     generate labs/ and solutions/ from course/source, the labs that changed
+            or that --lab names (instructors; needs python -m pip install -e ".[instructor]")"""
 
 
 def main(argv: list[str] | None = None) -> int:

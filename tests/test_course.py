@@ -586,9 +586,62 @@ def test_feedback_can_be_generated(lab, graded):
     nbgrader("generate_feedback", lab, "--force", cwd=course)
     html = (course / "feedback" / "blank" / lab / f"{lab}.html").read_text()
     assert "not implemented yet" in html
+    # Readable offline (dlcourse.autograde.feedback_html): formulas as MathML, no script, long lines wrap.
+    assert "<math" in html and not re.search(r"<script[^>]*\bsrc=", html) and "mathjax/" not in html.lower()
+    assert "white-space: pre-wrap" in html[: html.index("</head>")]
     nbgrader("export", "--to", str(course / "grades.csv"), cwd=course)
     graded_here = [s for s, where in graded(lab)["course_of"].items() if where == course]
     assert (course / "grades.csv").read_text().count(lab) >= len(graded_here)
+
+
+@pytest.mark.timeout(2400)  # the first test of a lab grades all its students
+@pytest.mark.slow
+def test_feedback_reads_offline_in_a_browser(graded):
+    """Lab 01's feedback in chromium with every network request refused: each formula drawn (MathML has a
+    size), no line of code or output cut at the edge of a narrow window, and nothing asked of the network
+    but the Colab badge's image."""
+    import importlib.util
+    import os
+
+    if not shutil.which("chromium") or importlib.util.find_spec("playwright") is None:
+        if os.environ.get("DLCOURSE_BROWSER_TESTS") == "1":
+            pytest.fail("DLCOURSE_BROWSER_TESTS=1 but chromium or playwright is missing")
+        pytest.skip("needs Debian's chromium and playwright (tests/test_jupyterlab_browser.py)")
+    from playwright.sync_api import sync_playwright
+
+    lab = LABS[0]
+    course = graded(lab)["course"]
+    page_file = course / "feedback" / "blank" / lab / f"{lab}.html"
+    if not page_file.exists():
+        nbgrader("generate_feedback", lab, "--force", cwd=course)
+    asked = []
+
+    def offline(route):
+        asked.append(route.request.url)
+        route.continue_() if route.request.url.startswith("file:") else route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--headless", "--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 700, "height": 900})
+            page.route("**/*", offline)
+            page.goto(page_file.as_uri())
+            seen = page.evaluate(
+                """() => ({
+                  wide: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+                  cut: [...document.querySelectorAll('pre')].filter(e => e.scrollWidth > e.clientWidth + 1).length,
+                  formulas: document.querySelectorAll('math').length,
+                  drawn: [...document.querySelectorAll('math')].filter(m => m.getBoundingClientRect().width > 0).length,
+                  longest: Math.max(...[...document.querySelectorAll('pre')].flatMap(
+                    e => e.textContent.split('\\n').map(line => line.length))),
+                })"""
+            )
+        finally:
+            browser.close()
+    assert seen["formulas"] > 20 and seen["drawn"] == seen["formulas"], seen
+    assert seen["longest"] > 100, seen  # a line long enough to be cut at 700 pixels, had it not wrapped
+    assert seen["wide"] <= 0 and seen["cut"] == 0, seen
+    assert [u for u in asked if not u.startswith("file:") and "colab-badge" not in u] == [], asked
 
 
 @pytest.mark.parametrize("lab", LABS)

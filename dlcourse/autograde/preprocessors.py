@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -161,7 +162,12 @@ class SandboxedKernelManager(AsyncKernelManager):
             self.transport = "ipc"
             self.ip = os.path.join(self._sandbox_dir, "ipc")
         self.connection_file = os.path.join(self._sandbox_dir, "kernel.json")
-        return await super()._async_pre_start_kernel(**kw)
+        kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
+        # Without a parent to poll (the sandbox unsets JPY_PARENT_PID) ipykernel prints, on every start, how
+        # Ctrl-C fails to stop it and how to connect to it, to its own stdout: noise in the grader's terminal.
+        # Nothing of the notebook's goes there (its outputs travel over the kernel's sockets).
+        kw.setdefault("stdout", subprocess.DEVNULL)
+        return kernel_cmd, kw
 
     def format_kernel_cmd(self, extra_arguments=None):
         argv = super().format_kernel_cmd(extra_arguments)
