@@ -38,8 +38,9 @@ c.CourseDirectory.course_id = "dlcourse"
 c.CourseDirectory.source_directory = "source"
 
 # --- autograding: points decided out of the learner's reach ----------------------------------------------
-# The learner's notebook runs in a sandboxed kernel (bubblewrap: no network, packages read-only, only the
-# submission's folder writable, 2 GiB, CPU-time limit) so that feedback shows its outputs, but its test cells
+# The learner's notebook runs in a sandboxed kernel (bubblewrap: no network, packages read-only, an empty
+# environment, 2 GiB, CPU-time limit, 512 MiB of private disk) in a scratch copy of the submission's regular
+# files, so that feedback shows its outputs; nothing it writes reaches autograded/, and its test cells
 # are not run there: ScoreTests runs each one in the grader's process against the learner's answer cells,
 # defined in a fresh sandboxed process where the course's reference code and torch do not exist. Nothing the
 # submission does can change the checks, the cases or the points; a crash or a hang costs one test cell.
@@ -70,9 +71,27 @@ c.ScoreTests.seconds_per_test = 60
 c.ScoreTests.memory_limit_mb = 2048
 c.SandboxedKernelManager.memory_limit_mb = 2048
 c.SandboxedKernelManager.cpu_limit_seconds = 300
+# Everything the kernel may write (its working folder, HOME and /tmp are one private tmpfs), all files together.
+c.SandboxedKernelManager.disk_limit_mb = 512
+
+# The feedback run as a whole: past this many seconds (five times the longest lab's budget) it stops, and the
+# cells after that point show no outputs; a kernel that dies or a cell that ignores the interrupt ends it the
+# same way. Points never depend on it. The submission's files are copied into its scratch folder up to
+# max_copy_mb (regular files only: links, FIFOs and devices are left out).
+c.SandboxedExecute.run_seconds = 600
+c.SandboxedExecute.max_copy_mb = 64
+
+# What autograde copies from submitted/ into autograded/ besides the notebooks (and generate_feedback again into
+# feedback/): regular files only, up to this many MiB in all; a symbolic link, a FIFO or a device is left out
+# with a warning, never followed, and a notebook that is not a regular file is graded as an empty one.
+c.Autograde.max_submission_mb = 32
+# nbgrader collect copies the exchange with your permissions and follows links: a link a student leaves in the
+# inbound folder would arrive in submitted/ as a copy of whatever it points to. Collect regular files only.
+c.ExchangeFactory.collect = "dlcourse.autograde.preprocessors.LinkSafeCollect"
 
 # Every cell of the submission's run has a time limit: an infinite loop is interrupted after this many
-# seconds and the run carries on (its outputs are for feedback; points come from ScoreTests). It must exceed
+# seconds and the run carries on (its outputs are for feedback; points come from ScoreTests); a cell that
+# swallows the interrupt ends the run there. It must exceed
 # the longest cell of any lab on a busy machine (lab 07 trains LeNet-5 in NumPy for about 45 s on two cores).
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
@@ -94,6 +113,15 @@ c.OverwriteCells.add_missing_cells = False
 # Keep feedback readable when a learner prints in a loop: lines (nbgrader) and characters (CapOutput).
 c.LimitOutput.max_lines = 200
 c.CapOutput.max_chars = 10_000
+
+# Feedback HTML and formgrader render what the learner wrote (written answers, HTML outputs): whatever could
+# run in a browser (<script>, onerror=, javascript: links, JavaScript outputs, widgets) is escaped or dropped.
+# nbgrader's templates render markdown cells with markdown2html alone, so that filter is replaced too.
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.filters = {
+    "markdown2html": "dlcourse.autograde.preprocessors.SafeMarkdown",
+    "clean_html": "dlcourse.autograde.preprocessors.clean_learner_html",
+}
 
 # What a learner sees in place of each solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
