@@ -577,7 +577,15 @@ class CapOutput(NbGraderPreprocessor):
 SAFE_TAGS = frozenset(
     "a abbr b blockquote br caption code dd del details div dl dt em figcaption figure h1 h2 h3 h4 h5 h6 hr i "
     "img kbd li mark ol p pre s small span strong sub summary sup table tbody td tfoot th thead tr u ul".split()
+    # MathML, as the feedback page draws formulas offline (feedback_html.py): presentation elements only
+    + "math mi mn mo ms mtext mrow msup msub msubsup mfrac msqrt mroot mover munder munderover mtable mtr mtd "
+    "mspace mstyle mpadded mphantom menclose semantics annotation".split()
 )
+MATHML_ATTRIBUTES = (
+    "display xmlns mathvariant stretchy fence separator lspace rspace columnalign rowspacing columnspacing accent "
+    "accentunder displaystyle scriptlevel width height depth linethickness encoding notation minsize maxsize "
+    "movablelimits largeop symmetric form"
+).split()
 SAFE_ATTRIBUTES = {
     "*": ["class", "title"],
     "a": ["href", "title"],
@@ -585,6 +593,9 @@ SAFE_ATTRIBUTES = {
     "ol": ["start"],
     "td": ["colspan", "rowspan", "align"],
     "th": ["colspan", "rowspan", "align"],
+    **{tag: MATHML_ATTRIBUTES for tag in ("math", "mi", "mn", "mo", "mrow", "mstyle", "mtable", "mtd", "mfrac")},
+    **{tag: MATHML_ATTRIBUTES for tag in ("mover", "munder", "munderover", "mspace", "mpadded", "menclose")},
+    "annotation": ["encoding"],
 }
 SAFE_PROTOCOLS = frozenset({"http", "https", "mailto", "data"})  # data: for images embedded in a notebook
 
