@@ -16,6 +16,18 @@ LABS = sorted(p.name for p in SOURCE.iterdir() if (p / f"{p.name}.ipynb").is_fil
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
 
+def missing_browser() -> str | None:
+    """Why the browser tests cannot run here (Debian's chromium or playwright missing), or None."""
+    import importlib.util
+    import shutil
+
+    if not shutil.which("chromium"):
+        return "Debian's chromium is not installed (apt-get install chromium)"
+    if importlib.util.find_spec("playwright") is None:
+        return 'the playwright package is not installed (python -m pip install -e ".[test]")'
+    return None
+
+
 def free_port() -> int:
     """A localhost port nothing listens on, for a JupyterLab started by a test."""
     with socket.socket() as s:

@@ -12,7 +12,6 @@ regrade replaces the old grade. In a browser, no script a learner wrote runs in 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -25,7 +24,16 @@ from pathlib import Path
 import nbformat
 import pytest
 from adversarial import CANARY, INSTRUCTOR_VARIABLES, corpus, outside_file
-from course_helpers import ROOT, graded_cells, nbgrader_meta, noisy, solved, source_notebook, without_demos
+from course_helpers import (
+    ROOT,
+    graded_cells,
+    missing_browser,
+    nbgrader_meta,
+    noisy,
+    solved,
+    source_notebook,
+    without_demos,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # one autograde run grades the corpus
 LABS = ["01-neuron", "05-convolution"]  # the labs the attacks were first confirmed on
@@ -271,14 +279,6 @@ def test_regrading_replaces_the_old_grade(attacked):
     assert sum(score for score, _ in cells.values()) == 0
 
 
-def _missing_browser() -> str | None:
-    if not shutil.which("chromium"):
-        return "Debian's chromium is not installed (apt-get install chromium)"
-    if importlib.util.find_spec("playwright") is None:
-        return 'the playwright package is not installed (python -m pip install -e ".[test]")'
-    return None
-
-
 FORMGRADE = """
 import sys
 from nbconvert.exporters import HTMLExporter
@@ -300,7 +300,7 @@ def test_no_script_of_the_learners_runs_in_feedback_or_formgrader(attacked, tmp_
     """The written answers, a markdown cell and the outputs of scripts_in_answers, rendered as the student's
     feedback page and as formgrader renders them for the instructor, opened in Chromium: each script would
     set the page's title to "pwned-..."; none may run, and the written text stays readable."""
-    missing = _missing_browser()
+    missing = missing_browser()
     if missing and os.environ.get("DLCOURSE_BROWSER_TESTS") == "1":
         pytest.fail(f"DLCOURSE_BROWSER_TESTS=1 but {missing}")
     if missing:

@@ -16,7 +16,6 @@ at what the browser showed after a failure.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import json
 import os
@@ -30,22 +29,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from course_helpers import LABS, ROOT, free_port
+from course_helpers import LABS, ROOT, free_port, missing_browser
 
 pytestmark = pytest.mark.slow
 
 
-def _missing_browser() -> str | None:
-    if not shutil.which("chromium"):
-        return "Debian's chromium is not installed (apt-get install chromium)"
-    if importlib.util.find_spec("playwright") is None:
-        return 'the playwright package is not installed (python -m pip install -e ".[test]")'
-    return None
-
-
 @pytest.fixture(autouse=True, scope="module")
 def _browser_available():
-    missing = _missing_browser()
+    missing = missing_browser()
     if missing and os.environ.get("DLCOURSE_BROWSER_TESTS") == "1":
         pytest.fail(f"DLCOURSE_BROWSER_TESTS=1 but {missing}")
     if missing:
