@@ -11,7 +11,6 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
-    ClearOutput,
     DeduplicateIds,
     IgnorePattern,
     LimitOutput,
@@ -22,6 +21,7 @@ from nbgrader.preprocessors import (
 
 from dlcourse.autograde.preprocessors import (
     CapOutput,
+    ClearOutputForRerun,
     RestoreCells,
     SandboxedExecute,
     ScoreTests,
@@ -45,7 +45,7 @@ c.CourseDirectory.source_directory = "source"
 # defined in a fresh sandboxed process where the course's reference code and torch do not exist. Nothing the
 # submission does can change the checks, the cases or the points; a crash or a hang costs one test cell.
 c.Autograde.sanitize_preprocessors = [
-    ClearOutput,
+    ClearOutputForRerun,
     RestoreCells,
     DeduplicateIds,
     OverwriteKernelspec,
@@ -64,6 +64,10 @@ c.Autograde.autograde_preprocessors = [
     CheckCellMetadata,
 ]
 install_autograde_checks()  # no bwrap: refuse to grade (DLCOURSE_UNSANDBOXED=1 to override); misnamed notebooks
+
+# `nbgrader autograde` re-runs every submission whole for feedback (set False to keep the submitted outputs of
+# the cells that decide no points, each marked as submitted); `dlcourse grade` keeps them unless given --rerun.
+c.FeedbackRun.rerun = True
 
 # Seconds one test cell's sandboxed process may run (all its cases, the speed check included); a hang or an
 # endless loop is killed then and costs that cell's points only.

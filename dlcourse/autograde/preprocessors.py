@@ -42,10 +42,10 @@ from nbgrader import utils
 from nbgrader.api import Gradebook
 from nbgrader.converters.base import BaseConverter
 from nbgrader.exchange.default.collect import ExchangeCollect
-from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import ClearOutput, Execute, NbGraderPreprocessor
 from nbgrader.utils import ignore_patterns
-from traitlets import Float, Integer
-from traitlets.config import LoggingConfigurable
+from traitlets import Bool, Float, Integer
+from traitlets.config import Configurable, LoggingConfigurable
 
 from .sandbox import Limits, kernel_command, unsandboxed
 
@@ -62,6 +62,43 @@ def is_test_cell(cell) -> bool:
 def answer_sources(nb) -> list[str]:
     """The learner's answer cells (nbgrader solution cells with code), in notebook order."""
     return [c.source for c in nb.cells if c.cell_type == "code" and utils.is_solution(c)]
+
+
+# --- the feedback run: re-run every cell, or keep what the learner submitted -------------------------------
+
+
+class FeedbackRun(Configurable):
+    """Whether autograde re-runs the whole submission in a sandboxed kernel so that feedback shows fresh outputs.
+
+    Points never depend on it: they come from the answer cells alone (ScoreTests). ``nbgrader autograde`` re-runs
+    by default; ``dlcourse grade`` sets ``rerun`` to False unless given ``--rerun``, so that a submission costs its
+    scoring and not the lab's demos (minutes of training in labs 07-09): the other cells then keep the outputs
+    the learner submitted, each marked as such in feedback.
+    """
+
+    rerun = Bool(True, help="re-run the whole submission in the sandbox for feedback (False: keep its outputs)").tag(
+        config=True
+    )
+
+
+SUBMITTED_NOTE = "[as submitted: the grader did not re-run this cell; its outputs are from your own run]"
+
+
+class ClearOutputForRerun(ClearOutput):
+    """nbgrader's ClearOutput when the feedback run re-runs the notebook; otherwise the submitted outputs stay
+    (test cells are overwritten by ScoreTests' verdicts either way, and no point depends on any other output)."""
+
+    def preprocess(self, nb, resources):
+        if FeedbackRun(parent=self).rerun:
+            return super().preprocess(nb, resources)
+        return nb, resources
+
+
+def mark_submitted_outputs(nb) -> None:
+    """Head the outputs of every code cell the grader did not run with a note saying they are the learner's."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and not is_test_cell(cell) and cell.get("outputs"):
+            cell.outputs.insert(0, _note(SUBMITTED_NOTE))
 
 
 # --- sanitising -------------------------------------------------------------------------------------------
@@ -369,6 +406,13 @@ class SandboxedExecute(Execute):
         return self._kernel_manager
 
     def preprocess(self, nb, resources, km=None):
+        if not FeedbackRun(parent=self).rerun:
+            mark_submitted_outputs(nb)
+            for cell in nb.cells:
+                if is_test_cell(cell):
+                    cell.outputs, cell.execution_count = [], None
+            nb.metadata["language_info"] = _pinned_language_info()
+            return nb, resources
         folder = (resources or {}).get("metadata", {}).get("path") or ""
         self._started, self._cell_index, self._output_bytes = time.monotonic(), None, 0
         self.shutdown_kernel = "graceful"  # "immediate" only for a kernel that stopped answering (below)
@@ -803,15 +847,21 @@ def install_autograde_checks() -> None:
 
     class CheckedAutograde(Autograde, SubmittedFilesOnly):
         _dlcourse_checked = True
+        preflight = Bool(
+            True,
+            help="prove once per run that this machine can grade (dlcourse grade proves it once for all its "
+            "workers and turns it off in each of them)",
+        ).tag(config=True)
 
         def start(self):
             if not unsandboxed():
                 bwrap_path()  # SandboxUnavailable, saying how to install it
-            try:
-                preflight()  # a machine that cannot grade stops here, before any grade is recorded
-            except PreflightFailed as err:
-                self.log.error("%s", err)
-                self.exit(1)
+            if self.preflight:
+                try:
+                    preflight()  # a machine that cannot grade stops here, before any grade is recorded
+                except PreflightFailed as err:
+                    self.log.error("%s", err)
+                    self.exit(1)
             return super().start()
 
         def init_destination(self, assignment_id: str, student_id: str) -> bool:

@@ -1,0 +1,185 @@
+"""One submission's grading, as plain data in and plain data out, so that it can run anywhere.
+
+``dlcourse grade`` (``grade.py``) makes a :class:`Job` per submission and hands it to an executor: a local
+thread that waits on a subprocess, or a Dask worker on another machine. :func:`run_job` builds a scratch
+course in a temporary folder (the instructor's ``nbgrader_config.py``, the lab's source files other than its
+notebooks, a gradebook that holds only this lab's definition, and the submission's regular files), runs the
+real ``nbgrader autograde`` there for this one student, and returns what it produced: the autograded folder's
+files as bytes and the submission's timestamp. The scratch gradebook is thrown away with the folder; the
+coordinator alone writes the instructor's gradebook (``gradebook_writer.py``), so that workers never contend
+for it and a worker that dies leaves nothing half-written.
+
+Scores are nbgrader's own: the same configuration, the same preprocessors (``RestoreCells``, ``ScoreTests``,
+``SaveAutoGrades``...) on the same submission; only where they run differs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..autograde.preprocessors import read_regular_file
+
+LOG_TAIL = 2000  # characters of nbgrader's log kept for a failure's reason
+
+
+@dataclass
+class Job:
+    """Everything one submission's grading needs, as bytes: nothing on the worker's disk is assumed but the
+    course's packages and bubblewrap."""
+
+    lab: str
+    student: str
+    config: bytes  # the course's nbgrader_config.py
+    gradebook: bytes  # a SQLite gradebook holding this lab's definition only (no student, no grade)
+    source_files: dict[str, bytes]  # the lab's source files other than notebooks, by path inside source/LAB
+    submission: dict[str, bytes]  # the submission's regular files, by path inside submitted/STUDENT/LAB
+    rerun: bool = False  # re-run the whole notebook for feedback (nbgrader's default) or keep submitted outputs
+    seconds: float = 1800.0  # the whole autograde run; past it the job is killed and counts as failed
+    preflight: bool = False  # prove this machine can grade before the first job (Dask workers; local: done once)
+
+
+@dataclass
+class Result:
+    lab: str
+    student: str
+    files: dict[str, bytes] = field(default_factory=dict)  # autograded/STUDENT/LAB, regular files, by path
+    timestamp: str | None = None  # the submission's timestamp as nbgrader read it (ISO 8601), or None
+    seconds: float = 0.0
+    host: str = ""
+
+
+class JobFailed(RuntimeError):
+    """The grading of one submission failed for a reason of the grader's (not a score): it is retried once."""
+
+
+_PREFLIGHT_DONE = False
+
+
+def _prove_machine_can_grade() -> None:
+    global _PREFLIGHT_DONE
+    if _PREFLIGHT_DONE:
+        return
+    from ..autograde.preflight import PreflightFailed, preflight
+
+    try:
+        preflight()
+    except PreflightFailed as err:
+        raise JobFailed(f"this worker cannot grade: {err}") from None
+    _PREFLIGHT_DONE = True
+
+
+def _safe_relative(path: str) -> Path:
+    rel = Path(path)
+    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+        raise JobFailed(f"refusing a file path outside the course: {path!r}")
+    return rel
+
+
+def _write_tree(root: Path, files: dict[str, bytes]) -> None:
+    for name, data in files.items():
+        target = root / _safe_relative(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def _read_tree(root: Path, max_bytes: int) -> dict[str, bytes]:
+    """Regular files under ``root`` (links and everything else left out), ``max_bytes`` in all."""
+    found, total = {}, 0
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            data, _why = read_regular_file(path, max_bytes - total)
+            if data is None:
+                continue
+            total += len(data)
+            found[str(path.relative_to(root))] = data
+    return found
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """The autograde subprocess ends when the thread that waits on it does (a coordinator killed with -9)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def autograde_command(job: Job, root: Path) -> list[str]:
+    """nbgrader autograde for one student in the scratch course at ``root``; the instructor's config is read
+    from there, and the command line points the course and its gradebook at the scratch copies."""
+    return [
+        sys.executable,
+        "-m",
+        "nbgrader",
+        "autograde",
+        job.lab,
+        "--student",
+        job.student,
+        "--force",
+        f"--CourseDirectory.root={root}",
+        f"--CourseDirectory.db_url=sqlite:///{root / 'gradebook.db'}",
+        "--Autograde.preflight=False",
+        f"--FeedbackRun.rerun={job.rerun}",
+    ]
+
+
+def run_job(job: Job) -> Result:
+    """Grade one submission in a scratch course; JobFailed with nbgrader's last words if it could not."""
+    import socket
+
+    if job.preflight:
+        _prove_machine_can_grade()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="dlcourse-grade-") as scratch:
+        root = Path(scratch)
+        (root / "nbgrader_config.py").write_bytes(job.config)
+        (root / "gradebook.db").write_bytes(job.gradebook)
+        _write_tree(root / "source" / job.lab, job.source_files)
+        (root / "source" / job.lab).mkdir(parents=True, exist_ok=True)
+        _write_tree(root / "submitted" / job.student / job.lab, job.submission)
+        try:
+            proc = subprocess.run(
+                autograde_command(job, root),
+                cwd=root,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=job.seconds,
+                preexec_fn=_die_with_parent,
+            )
+        except subprocess.TimeoutExpired:
+            raise JobFailed(f"nbgrader autograde ran past {job.seconds:.0f} s and was stopped") from None
+        if proc.returncode != 0:
+            said = (proc.stderr or proc.stdout).strip()[-LOG_TAIL:]
+            raise JobFailed(f"nbgrader autograde exited with status {proc.returncode}: {said}")
+        graded = root / "autograded" / job.student / job.lab
+        if not graded.is_dir():
+            raise JobFailed("nbgrader autograde wrote no autograded folder: " + proc.stderr.strip()[-LOG_TAIL:])
+        files = _read_tree(graded, max_bytes=1 << 30)
+        timestamp = _scratch_timestamp(root, job)
+    return Result(
+        lab=job.lab,
+        student=job.student,
+        files=files,
+        timestamp=timestamp,
+        seconds=time.monotonic() - started,
+        host=socket.gethostname(),
+    )
+
+
+def _scratch_timestamp(root: Path, job: Job) -> str | None:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        stamp = gb.find_submission(job.lab, job.student).timestamp
+    return stamp.isoformat() if stamp else None
