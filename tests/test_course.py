@@ -377,10 +377,20 @@ def graded(tmp_path_factory):
     return get
 
 
-# Students are graded in two scratch courses at once (two nbgrader processes, one per core): a lab whose run
-# trains networks takes over a minute per student, and CI has 90 minutes for everything. The first course
-# holds the model answer and the blank lab, which the validate and feedback tests use.
-FIRST_COURSE = ("solution", "blank", "tampered", "torch")
+# The class goes through `dlcourse grade --workers 2` (README's instructor command): every student scored from
+# the answer cells alone, two at a time, into one gradebook. The model answer is also graded with --rerun in a
+# course of its own, at the same time: its whole notebook (the demos, training included) runs in the sandboxed
+# kernel as `nbgrader autograde` runs it, and its points must not change.
+
+
+def _dlcourse_grade(course, lab, *args):
+    return subprocess.Popen(
+        [sys.executable, "-m", "dlcourse", "grade", lab, "--quiet", *args],
+        cwd=course,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _grade(lab, tmp_path_factory):
@@ -388,8 +398,8 @@ def _grade(lab, tmp_path_factory):
     shutil.copy(ROOT / "course" / "nbgrader_config.py", course)
     shutil.copytree(ROOT / "course" / "source" / lab, course / "source" / lab)
     nbgrader("generate_assignment", lab, "--force", cwd=course)
-    second = tmp_path_factory.mktemp(f"course-{lab}-second")
-    shutil.copytree(course, second, dirs_exist_ok=True)  # the same assignment, in a gradebook of its own
+    rerun = tmp_path_factory.mktemp(f"course-{lab}-rerun")
+    shutil.copytree(course, rerun, dirs_exist_ok=True)  # the same assignment, in a gradebook of its own
     release = nbformat.read(course / "release" / lab / f"{lab}.ipynb", as_version=4)
     source = source_notebook(lab)
     torch_nb, torch_cell = torch_delegating(release, source)
@@ -405,41 +415,34 @@ def _grade(lab, tmp_path_factory):
     }
     if torch_nb is not None:
         submissions["torch"] = torch_nb
-    # Only the model answer and the blank lab run the demos (a minute or more of training in later labs):
-    # the others probe grading, which reads their answer cells only.
+    # Only the model answer and the blank lab keep the demos (a minute or more of training in later labs, run
+    # by the --rerun grading): the others probe grading, which reads their answer cells only.
     submissions = {
         student: nb if student in ("solution", "blank") else without_demos(nb, release)
         for student, nb in submissions.items()
     }
-    course_of = {student: course if student in FIRST_COURSE else second for student in submissions}
-    for student, nb in submissions.items():
-        folder = course_of[student] / "submitted" / student / lab
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / f"{lab}.ipynb")
+    for where, students in ((course, submissions), (rerun, ["solution"])):
+        for student in students:
+            folder = where / "submitted" / student / lab
+            folder.mkdir(parents=True)
+            nbformat.write(submissions[student], folder / f"{lab}.ipynb")
     start = time.perf_counter()
-    runs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "nbgrader", "autograde", lab, "--force"],
-            cwd=where,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for where in (course, second)
-    ]
+    runs = [_dlcourse_grade(course, lab, "--workers", "2"), _dlcourse_grade(rerun, lab, "--rerun", "--workers", "1")]
     logs = [run.communicate() for run in runs]
     seconds = time.perf_counter() - start
     for run, (out, err) in zip(runs, logs):
         if run.returncode != 0:
-            raise AssertionError(f"nbgrader autograde {lab} failed:\n{out}\n{err}")
-    scores = {}
-    for where in (course, second):
-        scores.update(_scores(where, lab, [s for s in submissions if course_of[s] == where]))
+            raise AssertionError(f"dlcourse grade {lab} failed:\n{out}\n{err}")
+    scores = _scores(course, lab, list(submissions))
+    rerun_scores = _scores(rerun, lab, ["solution"])["solution"]
+    if rerun_scores != scores["solution"]:
+        raise AssertionError(f"--rerun changed the model answer's points: {rerun_scores} != {scores['solution']}")
     return {
         "course": course,
-        "course_of": course_of,
+        "rerun_course": rerun,
         "scores": scores,
         "log": logs[0][1] + logs[1][1],
+        "summary": logs[0][0],
         "seconds": seconds,
         "torch_cell": torch_cell,
         "deleted_cell": deleted_cell,
@@ -590,8 +593,7 @@ def test_feedback_can_be_generated(lab, graded):
     assert "<math" in html and not re.search(r"<script[^>]*\bsrc=", html) and "mathjax/" not in html.lower()
     assert "white-space: pre-wrap" in html[: html.index("</head>")]
     nbgrader("export", "--to", str(course / "grades.csv"), cwd=course)
-    graded_here = [s for s, where in graded(lab)["course_of"].items() if where == course]
-    assert (course / "grades.csv").read_text().count(lab) >= len(graded_here)
+    assert (course / "grades.csv").read_text().count(lab) >= len(graded(lab)["scores"])
 
 
 @pytest.mark.timeout(2400)  # the first test of a lab grades all its students

@@ -162,7 +162,11 @@ def grade_class(
 ) -> list[Outcome]:
     """Grade ``lab``'s submissions in ``course``; one Outcome per submission asked for."""
     course = course.resolve()
+    # nbgrader's Gradebook runs `alembic` by name on a new database: this interpreter's scripts first on PATH,
+    # as course/nbgrader_config.py does, so that it works without activating the virtual environment.
+    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
     config = load_course_config(course)
+    _quiet_gradebook()
     db_url = db_url_of(course, config)
     config_bytes = (course / "nbgrader_config.py").read_bytes()
     source_folder = course / "source" / lab
@@ -211,7 +215,14 @@ def grade_class(
         return outcomes
 
     if scheduler is None:
+        import threading
+
+        from .grade_job import warm_up
+
+        warming = threading.Thread(target=warm_up, daemon=True)
+        warming.start()  # the workers' imports load while the preflight proves this machine can grade
         _prove_here()
+        warming.join()
         executor, client = local_executor(workers), None
     else:
         client, executor = dask_executor(scheduler)
@@ -255,6 +266,19 @@ def grade_class(
         else:
             client.close()
     return outcomes
+
+
+def _quiet_gradebook() -> None:
+    """SQLAlchemy 2 warns three times per new submission that nbgrader's gradebook adds rows along back-references
+    it no longer follows; nbgrader adds them itself and every grade is stored (course/nbgrader_config.py says
+    the same and filters it likewise)."""
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    warnings.filterwarnings(
+        "ignore", message=r"Object of type <\w+> not in session, add operation along", category=SAWarning
+    )
 
 
 def _prove_here() -> None:

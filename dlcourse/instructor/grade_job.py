@@ -15,6 +15,7 @@ Scores are nbgrader's own: the same configuration, the same preprocessors (``Res
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -113,13 +114,10 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         pass
 
 
-def autograde_command(job: Job, root: Path) -> list[str]:
+def autograde_arguments(job: Job, root: Path) -> list[str]:
     """nbgrader autograde for one student in the scratch course at ``root``; the instructor's config is read
     from there, and the command line points the course and its gradebook at the scratch copies."""
     return [
-        sys.executable,
-        "-m",
-        "nbgrader",
         "autograde",
         job.lab,
         "--student",
@@ -130,6 +128,76 @@ def autograde_command(job: Job, root: Path) -> list[str]:
         "--Autograde.preflight=False",
         f"--FeedbackRun.rerun={job.rerun}",
     ]
+
+
+# --- running nbgrader autograde ------------------------------------------------------------------------------
+# Importing nbgrader and the course's preprocessors takes seconds, more than scoring a lab's answers. Where it
+# can, a job therefore forks from a process that imported them once (multiprocessing's forkserver, with those
+# modules preloaded): each submission still gets a process of its own, killed at its time limit. Inside a
+# daemonic process (a Dask worker), which may not start such children, it runs `python -m nbgrader` instead.
+
+PRELOAD = ["nbgrader.apps.nbgraderapp", "dlcourse.autograde.preprocessors", "dlcourse.autograde.score"]
+_FORKSERVER = None
+
+
+def _forkserver():
+    global _FORKSERVER
+    if _FORKSERVER is None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        _FORKSERVER = context
+    return _FORKSERVER
+
+
+def warm_up() -> None:
+    """Start the preloaded server now (seconds of imports), e.g. while the preflight runs."""
+    if not multiprocessing.current_process().daemon:
+        _forkserver()
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+def _autograde_child(root: str, arguments: list[str], log: str) -> None:  # pragma: no cover - a child process
+    """Runs in a child forked from the preloaded server: nbgrader's own command line, in the scratch course."""
+    _die_with_parent()
+    os.chdir(root)
+    out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    from nbgrader.apps.nbgraderapp import NbGraderApp
+
+    sys.argv = ["nbgrader", *arguments]
+    NbGraderApp.launch_instance(argv=arguments)
+
+
+def _run_autograde(arguments: list[str], root: Path, seconds: float) -> tuple[int, str]:
+    """(exit status, nbgrader's log) of one autograde run; JobFailed when it runs past ``seconds``."""
+    log = root / "autograde.log"
+    if multiprocessing.current_process().daemon:
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "nbgrader", *arguments],
+                cwd=root,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=seconds,
+                preexec_fn=_die_with_parent,
+            )
+        except subprocess.TimeoutExpired:
+            raise JobFailed(f"nbgrader autograde ran past {seconds:.0f} s and was stopped") from None
+        return proc.returncode, proc.stderr + proc.stdout
+    child = _forkserver().Process(target=_autograde_child, args=(str(root), arguments, str(log)), daemon=True)
+    child.start()
+    child.join(seconds)
+    if child.exitcode is None:
+        child.kill()
+        child.join()
+        raise JobFailed(f"nbgrader autograde ran past {seconds:.0f} s and was stopped")
+    said = log.read_text(errors="replace") if log.exists() else ""
+    return child.exitcode, said
 
 
 def run_job(job: Job) -> Result:
@@ -146,25 +214,12 @@ def run_job(job: Job) -> Result:
         _write_tree(root / "source" / job.lab, job.source_files)
         (root / "source" / job.lab).mkdir(parents=True, exist_ok=True)
         _write_tree(root / "submitted" / job.student / job.lab, job.submission)
-        try:
-            proc = subprocess.run(
-                autograde_command(job, root),
-                cwd=root,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=job.seconds,
-                preexec_fn=_die_with_parent,
-            )
-        except subprocess.TimeoutExpired:
-            raise JobFailed(f"nbgrader autograde ran past {job.seconds:.0f} s and was stopped") from None
-        if proc.returncode != 0:
-            said = (proc.stderr or proc.stdout).strip()[-LOG_TAIL:]
-            raise JobFailed(f"nbgrader autograde exited with status {proc.returncode}: {said}")
+        status, said = _run_autograde(autograde_arguments(job, root), root, job.seconds)
+        if status != 0:
+            raise JobFailed(f"nbgrader autograde exited with status {status}: {said.strip()[-LOG_TAIL:]}")
         graded = root / "autograded" / job.student / job.lab
         if not graded.is_dir():
-            raise JobFailed("nbgrader autograde wrote no autograded folder: " + proc.stderr.strip()[-LOG_TAIL:])
+            raise JobFailed("nbgrader autograde wrote no autograded folder: " + said.strip()[-LOG_TAIL:])
         files = _read_tree(graded, max_bytes=1 << 30)
         timestamp = _scratch_timestamp(root, job)
     return Result(

@@ -129,6 +129,8 @@ def _write_record(course: Path, lab: str, record: dict) -> None:
 def _replace_folder(target: Path, files: dict[str, bytes]) -> None:
     """``target`` becomes exactly ``files``: written beside it, then swapped in with renames."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in [*target.parent.glob(f".{target.name}.new-*"), *target.parent.glob(f".{target.name}.old-*")]:
+        shutil.rmtree(stale, ignore_errors=True)  # left by a run killed while it wrote this folder
     fresh = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.new-"))
     for name, data in files.items():
         path = fresh / name
