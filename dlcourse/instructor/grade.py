@@ -50,7 +50,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         "--rerun", action="store_true", help="re-run each notebook whole for feedback (slower; points are the same)"
     )
     parser.add_argument(
-        "--seconds", type=float, default=None, help="time limit of one submission's grading (default 300, 1800 with --rerun)"
+        "--seconds",
+        type=float,
+        default=None,
+        help="time limit of one submission's grading (default 300, 1800 with --rerun)",
     )
     parser.add_argument("--scheduler", help="a Dask scheduler's address (tcp://HOST:8786) to grade on its workers")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -69,7 +72,9 @@ def load_course_config(course: Path):
 
     path = course / "nbgrader_config.py"
     if not path.is_file():
-        raise SystemExit(f"dlcourse grade: no nbgrader_config.py in {course.resolve()}; run it from course/ or give --course")
+        raise SystemExit(
+            f"dlcourse grade: no nbgrader_config.py in {course.resolve()}; run it from course/ or give --course"
+        )
     return PyFileConfigLoader(path.name, path=str(course)).load_config()
 
 
@@ -120,7 +125,7 @@ def dask_executor(address: str):
         from distributed import Client
     except ImportError:
         raise SystemExit(
-            "dlcourse grade --scheduler needs Dask's distributed package: python -m pip install -e \".[instructor]\""
+            'dlcourse grade --scheduler needs Dask\'s distributed package: python -m pip install -e ".[instructor]"'
         ) from None
     client = Client(address, timeout="30s")
     return client, client.get_executor(pure=False)
@@ -227,6 +232,7 @@ def grade_class(
     else:
         client, executor = dask_executor(scheduler)
     progress = _Progress(len(jobs), quiet)
+    started = time.monotonic()
     attempts = {student: 0 for student in jobs}
     pending: dict[concurrent.futures.Future, str] = {}
     try:
@@ -265,6 +271,10 @@ def grade_class(
             executor.shutdown(wait=False, cancel_futures=True)
         else:
             client.close()
+    log(
+        f"grading took {time.monotonic() - started:.1f} s for {len(jobs)} submission(s) "
+        f"({'on ' + scheduler if scheduler else f'{workers} worker(s)'})"
+    )
     return outcomes
 
 

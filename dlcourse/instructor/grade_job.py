@@ -93,7 +93,7 @@ def _write_tree(root: Path, files: dict[str, bytes]) -> None:
 def _read_tree(root: Path, max_bytes: int) -> dict[str, bytes]:
     """Regular files under ``root`` (links and everything else left out), ``max_bytes`` in all."""
     found, total = {}, 0
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    for dirpath, _dirnames, filenames in os.walk(root, followlinks=False):
         for name in sorted(filenames):
             path = Path(dirpath) / name
             data, _why = read_regular_file(path, max_bytes - total)
