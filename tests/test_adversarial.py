@@ -114,6 +114,10 @@ def _run(lab, course):
     misnamed = course / "submitted" / "misnamed" / lab
     misnamed.mkdir(parents=True)
     nbformat.write(solved(release, source), misnamed / f"{lab} (1).ipynb")
+    pristine = None
+    if lab == LABS[0]:  # the same class, for dlcourse grade (test_dlcourse_grade_scores_the_corpus_alike)
+        pristine = course.parent / "pristine-course"
+        _copy_as_is(course, pristine)
     protected = _fingerprint(course)
     instructor = dict(os.environ, **INSTRUCTOR_VARIABLES)  # what a JupyterHub or a cloud shell would hold
     start = time.perf_counter()
@@ -137,7 +141,26 @@ def _run(lab, course):
         "protected_after": _fingerprint(course),
         "release": release,
         "source": source,
+        "pristine": pristine,
     }
+
+
+def _copy_as_is(src: Path, dest: Path) -> None:
+    """A copy of a course in which links stay links and FIFOs stay FIFOs (never opened, never followed)."""
+    for folder, dirs, files in os.walk(src, followlinks=False):
+        target = dest / Path(folder).relative_to(src)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in dirs + files:
+            path, there = Path(folder) / name, target / name
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
+                os.symlink(os.readlink(path), there)
+                if name in dirs:
+                    dirs.remove(name)
+            elif stat.S_ISFIFO(info.st_mode):
+                os.mkfifo(there)
+            elif stat.S_ISREG(info.st_mode):
+                shutil.copy2(path, there)
 
 
 def _check(student, cells, expect, lost):
@@ -266,6 +289,31 @@ def test_grading_time_per_submission(lab, attacked):
     result = attacked(lab)
     per_submission = result["seconds"] / result["students"]
     assert per_submission < 60, f"{per_submission:.1f} s per submission"
+
+
+def test_dlcourse_grade_scores_the_corpus_alike(attacked):
+    """The same class (links, FIFOs and all), graded by `dlcourse grade --workers 2`, scoring only, in a copy of
+    the course made before the serial run: every student's points equal nbgrader autograde's, cell by cell, and
+    the misnamed submission is the one failure, with its reason."""
+    lab = LABS[0]
+    result = attacked(lab)
+    course = result["pristine"]
+    instructor = dict(os.environ, **INSTRUCTOR_VARIABLES)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dlcourse", "grade", lab, "--workers", "2", "--quiet"],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        env=instructor,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-3000:]
+    failed = [line for line in proc.stdout.splitlines() if line.strip().startswith("failed:")]
+    assert len(failed) == 1 and "misnamed:" in failed[0] and "not a notebook of" in failed[0], proc.stdout
+    scores = _scores(course, lab, list(result["scores"]))
+    different = {s: (scores[s], result["scores"][s]) for s in scores if scores[s] != result["scores"][s]}
+    assert not different, different
+    leaked = [p for p in (course / "autograded").rglob("*") if p.is_file() and CANARY.encode() in p.read_bytes()]
+    assert not leaked, leaked
 
 
 def test_regrading_replaces_the_old_grade(attacked):

@@ -100,6 +100,12 @@ def test_the_command_line_refuses_what_it_cannot_do(argv, capsys):
     assert "--workers must be at least 1" in capsys.readouterr().err or not argv
 
 
+def test_a_failure_says_what_nbgrader_said():
+    log = "[AutogradeApp | INFO] Creating\n[AutogradeApp | ERROR] alice submitted x.ipynb, which is not a notebook\n"
+    assert grade_job.last_words(log) == "alice submitted x.ipynb, which is not a notebook"
+    assert grade_job.last_words("a\nb\nc\nd\n") == "b c d"
+
+
 # --- a course with one assignment, graded by a stand-in for the worker -----------------------------------------
 
 
@@ -124,13 +130,15 @@ def course(tmp_path, monkeypatch):
     return tmp_path
 
 
-def _fake_worker(monkeypatch, fail_for=()):
+def _fake_worker(monkeypatch, fail_for=(), refuse=()):
     calls = []
 
     def run_job(job):
         calls.append(job.student)
         if job.student in fail_for:
             raise grade_job.JobFailed("nbgrader autograde ran past 300 s and was stopped")
+        if job.student in refuse:
+            raise grade_job.JobFailed("nbgrader autograde exited with status 1: misnamed", retry=False)
         nb = _notebook()
         nb.cells[1].outputs = [] if job.student == "alice" else [nbformat.v4.new_output("error", ename="E", evalue="")]
         return grade_job.Result(LAB, job.student, files={f"{LAB}.ipynb": nbformat.writes(nb).encode()}, host="here")
@@ -169,6 +177,12 @@ def test_a_failing_job_is_tried_twice_then_reported_and_graded_next_time(course,
     assert table.splitlines()[2].split() == ["failed", "1"]
     _fake_worker(monkeypatch)
     assert {o.student: o.state for o in grade.grade_class(course, LAB)} == {"alice": "unchanged", "bob": "graded"}
+
+
+def test_a_submission_nbgrader_refuses_is_not_tried_again(course, monkeypatch):
+    calls = _fake_worker(monkeypatch, refuse=("bob",))
+    outcomes = {o.student: o for o in grade.grade_class(course, LAB, workers=2)}
+    assert outcomes["bob"].state == "failed" and "misnamed" in outcomes["bob"].reason and calls.count("bob") == 1
 
 
 def test_an_unknown_student_is_a_failure_with_a_reason(course, monkeypatch):

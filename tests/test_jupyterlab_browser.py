@@ -96,6 +96,15 @@ def test_explorers_render_and_respond(lab, jupyterlab, tmp_path):
 
     shots = Path(os.environ.get("DLCOURSE_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
+    try:
+        _explore(lab, jupyterlab, shots, sync_playwright)
+    finally:
+        # The kernel would go on computing the settings the slider passed through (lab 09 trains networks for
+        # each) while later tests run: end it with the test.
+        _shut_down_kernel(jupyterlab, f"{lab}.ipynb")
+
+
+def _explore(lab, jupyterlab, shots, sync_playwright):
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=shutil.which("chromium"),

@@ -248,7 +248,7 @@ def grade_class(
                     result: Result = future.result()
                 except Exception as err:  # noqa: BLE001 - a worker's failure of any kind: retried, then reported
                     reason = _reason(err)
-                    if attempts[student] <= RETRIES:
+                    if attempts[student] <= RETRIES and getattr(err, "retry", True):
                         log(f"{student}: {reason}; trying once more")
                         pending[executor.submit(run_job, job)] = student
                         attempts[student] += 1
@@ -305,7 +305,7 @@ def _reason(err: BaseException) -> str:
         text = str(err)
     else:
         text = f"the worker failed ({type(err).__name__}: {err})"
-    return " ".join(text.split())[:300]
+    return " ".join(text.split())[:400]
 
 
 def summary(outcomes: list[Outcome], minutes: float) -> str:

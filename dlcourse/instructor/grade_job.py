@@ -57,7 +57,19 @@ class Result:
 
 
 class JobFailed(RuntimeError):
-    """The grading of one submission failed for a reason of the grader's (not a score): it is retried once."""
+    """The grading of one submission failed (not a score). ``retry``: the worker died or hung, which may not
+    happen again; nbgrader refusing the submission (a misnamed notebook) would, so it is reported at once."""
+
+    def __init__(self, message: str, retry: bool = True):
+        super().__init__(message)
+        self.retry = retry
+
+
+def last_words(log: str) -> str:
+    """What nbgrader said went wrong: its ERROR lines, else the log's last lines."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    errors = [line.split("ERROR]", 1)[-1].strip() for line in lines if "| ERROR]" in line]
+    return " ".join(errors[:2] or lines[-3:])[-LOG_TAIL:]
 
 
 _PREFLIGHT_DONE = False
@@ -216,10 +228,11 @@ def run_job(job: Job) -> Result:
         _write_tree(root / "submitted" / job.student / job.lab, job.submission)
         status, said = _run_autograde(autograde_arguments(job, root), root, job.seconds)
         if status != 0:
-            raise JobFailed(f"nbgrader autograde exited with status {status}: {said.strip()[-LOG_TAIL:]}")
+            how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
+            raise JobFailed(f"nbgrader autograde {how}: {last_words(said)}", retry=status < 0 or not said.strip())
         graded = root / "autograded" / job.student / job.lab
         if not graded.is_dir():
-            raise JobFailed("nbgrader autograde wrote no autograded folder: " + said.strip()[-LOG_TAIL:])
+            raise JobFailed("nbgrader autograde wrote no autograded folder: " + last_words(said), retry=False)
         files = _read_tree(graded, max_bytes=1 << 30)
         timestamp = _scratch_timestamp(root, job)
     return Result(
