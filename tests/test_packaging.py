@@ -100,6 +100,8 @@ def test_ci_runs_the_readme_test_command():
         assert variable in readme[: readme.index("## For students")], f"README must name {variable}"
     # CI fails, not skips, when the browser is missing.
     assert "export DLCOURSE_BROWSER_TESTS=1" in ci and "chromium" in ci
+    # ...and when PostgreSQL is (tests/test_class_grading.py's scratch gradebook server).
+    assert "export DLCOURSE_POSTGRES_TESTS=1" in ci and "postgresql" in ci
 
 
 def test_the_test_extra_has_what_the_browser_tests_drive_chromium_with():
