@@ -65,14 +65,22 @@ def test_a_job_writes_nothing_outside_its_scratch_course(tmp_path, path):
         grade_job._write_tree(tmp_path, {path: b"x"})
 
 
-def test_a_submission_is_a_folder_never_a_link(tmp_path):
+def test_links_are_never_followed_and_grade_as_empty_notebooks(tmp_path):
     top = tmp_path / "submitted"
     (top / "alice" / LAB).mkdir(parents=True)
+    (top / "alice" / LAB / f"{LAB}.ipynb").write_text("{}")
+    (top / "alice" / LAB / "notes.txt").write_text("mine")
     (top / "bob").symlink_to(top / "alice")
     (top / "carol").mkdir()
     (top / "carol" / LAB).symlink_to(top / "alice" / LAB)
     (top / "dave").mkdir()
-    assert grade.submissions(tmp_path, LAB) == ["alice"]
+    (top / "erin" / LAB).mkdir(parents=True)
+    (top / "erin" / LAB / f"{LAB}.ipynb").symlink_to(top / "alice" / LAB / f"{LAB}.ipynb")
+    (top / "erin" / LAB / "data.npy").symlink_to(top / "alice" / LAB / "notes.txt")
+    assert grade.submissions(tmp_path, LAB) == ["alice", "bob", "carol", "erin"]
+    files = {s: grade.submitted_files(tmp_path, LAB, s, [LAB], 2**20) for s in ("alice", "bob", "carol", "erin")}
+    assert files["alice"] == {f"{LAB}.ipynb": b"{}", "notes.txt": b"mine"}
+    assert files["bob"] == files["carol"] == files["erin"] == {f"{LAB}.ipynb": b""}  # graded as empty notebooks
 
 
 def test_an_autograded_folder_is_replaced_whole_and_leftovers_of_a_killed_run_go(tmp_path):

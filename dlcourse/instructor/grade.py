@@ -53,7 +53,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         "--seconds",
         type=float,
         default=None,
-        help="time limit of one submission's grading (default 300, 1800 with --rerun)",
+        help="time limit of one submission's grading (default: every test cell's limit, plus the feedback run's "
+        "with --rerun, plus two minutes)",
     )
     parser.add_argument("--scheduler", help="a Dask scheduler's address (tcp://HOST:8786) to grade on its workers")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -91,6 +92,19 @@ def _regular_files(folder: Path, max_bytes: int) -> dict[str, bytes]:
     return _read_tree(folder, max_bytes)
 
 
+def job_seconds(config, db_url: str, lab: str, rerun: bool) -> float:
+    """Past this, a job is stopped as hung: never before nbgrader itself would have given up, so that a
+    submission whose every test cell loops is graded zero, as serially, not "failed". Each test cell may take
+    ScoreTests.seconds_per_test; the feedback run SandboxedExecute.run_seconds; two minutes for the rest."""
+    from nbgrader.api import Gradebook
+
+    per_test = float(config.get("ScoreTests", {}).get("seconds_per_test", 60))
+    run = float(config.get("SandboxedExecute", {}).get("run_seconds", 600)) if rerun else 0.0
+    with Gradebook(db_url) as gb:
+        tests = sum(len(nb.grade_cells) for nb in gb.find_assignment(lab).notebooks)
+    return tests * (per_test + 5) + run + 120.0
+
+
 def _notebook_names(db_url: str, lab: str) -> list[str]:
     from nbgrader.api import Gradebook
 
@@ -99,16 +113,27 @@ def _notebook_names(db_url: str, lab: str) -> list[str]:
 
 
 def submissions(course: Path, lab: str) -> list[str]:
-    """Students with a folder for ``lab`` in submitted/ (a link is not a submission: it is never followed)."""
-    found = []
+    """Students with an entry for ``lab`` in submitted/, as nbgrader lists them (a folder that is a link counts:
+    it is graded as empty, never followed; see submitted_files)."""
     top = course / "submitted"
     if not top.is_dir():
-        return found
-    for student in sorted(os.listdir(top)):
-        folder = top / student / lab
-        if not (top / student).is_symlink() and folder.is_dir() and not folder.is_symlink():
-            found.append(student)
-    return found
+        return []
+    return [student for student in sorted(os.listdir(top)) if os.path.lexists(top / student / lab)]
+
+
+def submitted_files(course: Path, lab: str, student: str, notebooks: list[str], max_bytes: int) -> dict[str, bytes]:
+    """The submission's regular files, read as nbgrader autograde reads them here (SubmittedFilesOnly): nothing
+    under a linked student or lab folder; a notebook that exists but is no regular file (a link, a FIFO) is sent
+    as an empty file, which autograde grades as an empty notebook, as it would have serially."""
+    folder = course / "submitted" / student / lab
+    linked = folder.is_symlink() or folder.parent.is_symlink()
+    files = {} if linked or not folder.is_dir() else _regular_files(folder, max_bytes)
+    for name in notebooks:
+        if f"{name}.ipynb" not in files and os.path.lexists(folder / f"{name}.ipynb"):
+            files[f"{name}.ipynb"] = b""
+    if linked:
+        files.update({f"{name}.ipynb": b"" for name in notebooks})
+    return files
 
 
 # --- running jobs -------------------------------------------------------------------------------------------------
@@ -187,7 +212,7 @@ def grade_class(
         ) from None
     grader_print = writer.definition_fingerprint(template, config_bytes, source_files)
     notebooks = _notebook_names(db_url, lab)
-    seconds = seconds or (1800.0 if rerun else 300.0)
+    seconds = seconds or job_seconds(config, db_url, lab, rerun)
     max_bytes = int(float(config.get("Autograde", {}).get("max_submission_mb", 32)) * 2**20)
 
     everyone = submissions(course, lab)
@@ -198,7 +223,7 @@ def grade_class(
     done_before = writer.read_record(course, lab)
     jobs: dict[str, tuple[Job, str]] = {}
     for student in wanted:
-        files = _regular_files(course / "submitted" / student / lab, max_bytes)
+        files = submitted_files(course, lab, student, notebooks, max_bytes)
         sub_print = writer.submission_fingerprint(files)
         previous = done_before.get(student, {})
         if not force and previous.get("submission") == sub_print and previous.get("grader") == grader_print:
