@@ -662,7 +662,7 @@ def lookup_table(release, source, lab):
 
 
 LAB_SPECIFIC = {
-    "01-neuron": [KERNEL_HANGS],  # waits out one cell's time limit (two minutes): one lab is enough
+    "01-neuron": [KERNEL_HANGS],  # waits out one cell's time limit (Execute.timeout): one lab is enough
     "05-convolution": [Submission("lookup_table", lookup_table, "lose", "answers the visible cases from a table")],
 }
 

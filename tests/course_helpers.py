@@ -35,6 +35,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def scratch_config(course: Path, *, seconds_per_test: int, cell_timeout: int | None = None) -> None:
+    """The course's nbgrader_config.py in a scratch course, with shorter time limits.
+
+    The shipped limits (60 s a test cell, 120 s a notebook cell) are sized for a loaded grading machine; a test
+    class's looping and hanging submissions would each wait them out in full. What is tested (a loop costs its own
+    cell, the run carries on) holds at any limit, and the model answers' slowest test cell takes 0.3 s in labs
+    01-06 and 6 s in lab 09 (score_test_cell here, on one idle core), so a few times that is still generous.
+    """
+    import shutil
+
+    shutil.copy(ROOT / "course" / "nbgrader_config.py", course)
+    lines = [f"c.ScoreTests.seconds_per_test = {seconds_per_test}"]
+    if cell_timeout is not None:
+        lines.append(f"c.Execute.timeout = {cell_timeout}")
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write("\n# tests: shorter time limits (course_helpers.scratch_config)\n" + "\n".join(lines) + "\n")
+
+
 def source_notebook(lab: str) -> nbformat.NotebookNode:
     return nbformat.read(SOURCE / lab / f"{lab}.ipynb", as_version=4)
 

@@ -30,6 +30,7 @@ from course_helpers import (
     missing_browser,
     nbgrader_meta,
     noisy,
+    scratch_config,
     solved,
     source_notebook,
     without_demos,
@@ -97,7 +98,7 @@ def _fingerprint(course: Path) -> dict[str, str]:
 
 def _run(lab, course):
     before = sorted(p.name for p in (ROOT / "course").iterdir())
-    shutil.copy(ROOT / "course" / "nbgrader_config.py", course)
+    scratch_config(course, seconds_per_test=15, cell_timeout=30)  # the corpus's loops and hangs wait these out
     shutil.copytree(ROOT / "course" / "source" / lab, course / "source" / lab)
     nbgrader("generate_assignment", lab, "--force", cwd=course)
     outside_file(course).write_text(f"a file of the instructor's, outside the course ({CANARY})\n")

@@ -290,7 +290,9 @@ def test_readme_commands_from_a_fresh_clone_open_the_labs_and_grade_them(tmp_pat
     cell.source += f"\n\ndef relu({params}):\n    return np.maximum({params.split(',')[0]}, 0.1)\n"
     for student, nb in (("model", model), ("blank", release), ("wrong", wrong)):
         _submit(course, student, nb)
-    graded = _in_activated_course(clone, "nbgrader autograde 01-neuron\nnbgrader export --to grades.csv", env)
+    # README's workflow grades with `dlcourse grade` (nbgrader autograde in parallel); step 4 uses nbgrader's own.
+    assert "\ndlcourse grade 01-neuron " in readme and "\nnbgrader export --to grades.csv" in readme
+    graded = _in_activated_course(clone, "dlcourse grade 01-neuron\nnbgrader export --to grades.csv", env)
     assert graded.returncode == 0, graded.stdout[-2000:] + graded.stderr[-4000:]
     points = {nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"] for c in graded_cells(source)}
     tests = {

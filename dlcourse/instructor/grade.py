@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import gradebook_writer as writer
-from .grade_job import Job, JobFailed, Result, run_job
+from .grade_job import Job, JobFailed, Result, read_tree, run_job
 
 RETRIES = 1  # a job that fails for the grader's reasons (a worker that died, a hang) is tried once more
 
@@ -86,30 +86,22 @@ def db_url_of(course: Path, config) -> str:
     return f"sqlite:///{(course / 'gradebook.db').resolve()}"
 
 
-def _regular_files(folder: Path, max_bytes: int) -> dict[str, bytes]:
-    from .grade_job import _read_tree
-
-    return _read_tree(folder, max_bytes)
-
-
-def job_seconds(config, db_url: str, lab: str, rerun: bool) -> float:
+def job_seconds(config, test_cells: int, rerun: bool) -> float:
     """Past this, a job is stopped as hung: never before nbgrader itself would have given up, so that a
     submission whose every test cell loops is graded zero, as serially, not "failed". Each test cell may take
     ScoreTests.seconds_per_test; the feedback run SandboxedExecute.run_seconds; two minutes for the rest."""
-    from nbgrader.api import Gradebook
-
     per_test = float(config.get("ScoreTests", {}).get("seconds_per_test", 60))
     run = float(config.get("SandboxedExecute", {}).get("run_seconds", 600)) if rerun else 0.0
-    with Gradebook(db_url) as gb:
-        tests = sum(len(nb.grade_cells) for nb in gb.find_assignment(lab).notebooks)
-    return tests * (per_test + 5) + run + 120.0
+    return test_cells * (per_test + 5) + run + 120.0
 
 
-def _notebook_names(db_url: str, lab: str) -> list[str]:
+def lab_notebooks(db_url: str, lab: str) -> tuple[list[str], int]:
+    """The lab's notebook names and its number of graded test cells, as the gradebook defines them."""
     from nbgrader.api import Gradebook
 
     with Gradebook(db_url) as gb:
-        return [nb.name for nb in gb.find_assignment(lab).notebooks]
+        notebooks = gb.find_assignment(lab).notebooks
+        return [nb.name for nb in notebooks], sum(len(nb.grade_cells) for nb in notebooks)
 
 
 def submissions(course: Path, lab: str) -> list[str]:
@@ -127,7 +119,7 @@ def submitted_files(course: Path, lab: str, student: str, notebooks: list[str], 
     as an empty file, which autograde grades as an empty notebook, as it would have serially."""
     folder = course / "submitted" / student / lab
     linked = folder.is_symlink() or folder.parent.is_symlink()
-    files = {} if linked or not folder.is_dir() else _regular_files(folder, max_bytes)
+    files = {} if linked or not folder.is_dir() else read_tree(folder, max_bytes)
     for name in notebooks:
         if f"{name}.ipynb" not in files and os.path.lexists(folder / f"{name}.ipynb"):
             files[f"{name}.ipynb"] = b""
@@ -202,7 +194,7 @@ def grade_class(
     source_folder = course / "source" / lab
     if not source_folder.is_dir():
         raise SystemExit(f"dlcourse grade: no source/{lab} in {course}")
-    source_files = {k: v for k, v in _regular_files(source_folder, 1 << 30).items() if not k.endswith(".ipynb")}
+    source_files = {k: v for k, v in read_tree(source_folder, 1 << 30).items() if not k.endswith(".ipynb")}
     try:
         template = writer.template_gradebook(db_url, lab)
     except Exception as err:  # noqa: BLE001 - nbgrader's MissingEntry and the database's errors alike
@@ -211,8 +203,8 @@ def grade_class(
             f"`nbgrader generate_assignment {lab}` first"
         ) from None
     grader_print = writer.definition_fingerprint(template, config_bytes, source_files)
-    notebooks = _notebook_names(db_url, lab)
-    seconds = seconds or job_seconds(config, db_url, lab, rerun)
+    notebooks, test_cells = lab_notebooks(db_url, lab)
+    seconds = seconds or job_seconds(config, test_cells, rerun)
     max_bytes = int(float(config.get("Autograde", {}).get("max_submission_mb", 32)) * 2**20)
 
     everyone = submissions(course, lab)

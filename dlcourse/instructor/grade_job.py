@@ -102,7 +102,7 @@ def _write_tree(root: Path, files: dict[str, bytes]) -> None:
         target.write_bytes(data)
 
 
-def _read_tree(root: Path, max_bytes: int) -> dict[str, bytes]:
+def read_tree(root: Path, max_bytes: int) -> dict[str, bytes]:
     """Regular files under ``root`` (links and everything else left out), ``max_bytes`` in all."""
     found, total = {}, 0
     for dirpath, _dirnames, filenames in os.walk(root, followlinks=False):
@@ -233,7 +233,7 @@ def run_job(job: Job) -> Result:
         graded = root / "autograded" / job.student / job.lab
         if not graded.is_dir():
             raise JobFailed("nbgrader autograde wrote no autograded folder: " + last_words(said), retry=False)
-        files = _read_tree(graded, max_bytes=1 << 30)
+        files = read_tree(graded, max_bytes=1 << 30)
         timestamp = _scratch_timestamp(root, job)
     return Result(
         lab=job.lab,
