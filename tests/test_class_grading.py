@@ -188,6 +188,43 @@ def test_a_coordinator_killed_mid_run_resumes_where_it_stopped(klass, tmp_path):
     assert not leftovers, leftovers  # no half-written folder is left where nbgrader looks
 
 
+def test_ctrl_c_stops_at_once_and_the_same_command_goes_on(klass, tmp_path):
+    """Ctrl-C as a terminal sends it (SIGINT to the whole process group, workers included): the command exits
+    130 at once, saying so, with every submission graded so far recorded and no half-written folder; the same
+    command again grades only the rest, and the gradebook equals the serial run's."""
+    course = _copy(klass, tmp_path)
+    record = course / ".dlcourse" / f"graded-{LAB}.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dlcourse", "grade", LAB, "--workers", "2", "--quiet"],
+        cwd=course,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a shell's foreground job
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if record.exists() and len(json.loads(record.read_text() or "{}")) >= 2:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    interrupted = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    stopped_after = time.monotonic() - interrupted
+    assert proc.returncode == 130, (proc.returncode, out, err[-3000:])
+    assert "interrupted" in err and "Traceback" not in err, err[-3000:]
+    assert stopped_after < 30, f"Ctrl-C took {stopped_after:.0f} s to stop the command"
+    done = len(json.loads(record.read_text()))
+    assert 2 <= done < len(klass["students"])
+    assert not [p.name for p in (course / "autograded").glob("*/.*")]
+    resumed = run("dlcourse", "grade", LAB, "--workers", "2", "--quiet", cwd=course)
+    counts = dict(line.split() for line in resumed.stdout.splitlines()[:3])
+    assert int(counts["unchanged"]) == done and int(counts["graded"]) == len(klass["students"]) - done
+    assert counts["failed"] == "0", resumed.stdout
+    assert not _differences(gradebook_dump(f"sqlite:///{course / 'gradebook.db'}"), klass["reference"])
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
