@@ -2,7 +2,7 @@
 
 ``LearnerProcess(cells, ...)`` starts ``dlcourse.autograde.worker`` in a sandbox, has it define the answer
 cells, and serves the helpers an exercise hands to the learner. ``RemoteFunction`` stands for one of the
-learner's functions in the grader: ``dlcourse.checks`` calls it exactly as it calls a local function, but
+learner's functions in the grader: ``dlcourse.feedback.checks`` calls it exactly as it calls a local function, but
 each call crosses to the sandbox as plain data and comes back as plain data, or as the learner's exception
 rebuilt from its type name and message. A process that dies, hangs past its deadline or talks nonsense
 fails the call that was under way, never the grader.
@@ -305,7 +305,7 @@ class LearnerProcess:
 
 
 class RemoteFunction:
-    """One of the learner's functions, living in a LearnerProcess; what dlcourse.checks is handed."""
+    """One of the learner's functions, living in a LearnerProcess; what dlcourse.feedback.checks is handed."""
 
     def __init__(self, process: LearnerProcess, name: str):
         self.process, self.__name__ = process, name

@@ -43,7 +43,7 @@ class Exercise:
     speed_hint: str = ""
     gradient_of: tuple | None = None  # (forward function, names of the inputs it is differentiated by)
     gradient_case: Callable | None = None  # rng -> kwargs with dout, continuous values (no ties)
-    forbidden: tuple[str, ...] | None = None  # modules the learner may not call (default: grading.FORBIDDEN)
+    forbidden: tuple[str, ...] | None = None  # modules the learner may not call (default: feedback.guard.FORBIDDEN)
     # What the learner's sandboxed process may import while graded: course modules (the framework a training
     # exercise hands over) and installed distributions. Nothing else exists there, the reference included.
     modules: tuple[str, ...] = ()
