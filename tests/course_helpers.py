@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import re
 import socket
 from pathlib import Path
@@ -54,6 +55,13 @@ def scratch_config(course: Path, *, seconds_per_test: int, cell_timeout: int | N
 
 
 def source_notebook(lab: str) -> nbformat.NotebookNode:
+    """The lab's source notebook: read and validated once per test session, a fresh copy per call (callers
+    edit what they get)."""
+    return copy.deepcopy(_read_source(lab, (SOURCE / lab / f"{lab}.ipynb").stat().st_mtime_ns))
+
+
+@functools.cache
+def _read_source(lab: str, mtime_ns: int) -> nbformat.NotebookNode:  # mtime: a notebook rewritten is read again
     return nbformat.read(SOURCE / lab / f"{lab}.ipynb", as_version=4)
 
 
