@@ -53,3 +53,11 @@ def test_the_checks_can_fail():
     assert not _resolves("dlcourse.checks") and not _resolves("dlcourse.feedback.checks.no_such_function")
     assert _resolves("dlcourse.feedback.checks.check_exercise")
     assert PATH.findall("see `tests/test_nothing.py`") == ["tests/test_nothing.py"]
+
+
+def test_the_reference_package_lists_every_module_it_has():
+    import dlcourse.reference as reference
+
+    modules = sorted(p.stem for p in Path(reference.__file__).parent.glob("*.py") if p.stem != "__init__")
+    unlisted = [m for m in modules if f"``{m}``" not in reference.__doc__]
+    assert not unlisted, f"dlcourse/reference/__init__.py does not name {unlisted}"
