@@ -2,26 +2,37 @@
 
 Each entry turns the released lab into one submission. ``expect`` says what grading must give it, test cell by
 test cell: "zero" (every test cell 0), "full" (every test cell full marks), or "lose:<grade_id>" (that cell 0,
-the others full). tests/test_adversarial.py grades them all with real ``nbgrader autograde`` in one run per
-lab, beside two honest students, and checks each score.
+the others full). ``plant`` (optional) then changes the submitted folder itself: links, FIFOs, extra files.
+tests/test_adversarial.py grades them all with real ``nbgrader autograde`` in one run per lab, beside two
+honest students, and checks each score, and that no file outside the submission's outputs changed.
+
+PERIMETER holds the attacks on what surrounds the sandbox: links and FIFOs in the submission or made by a
+cell at run time (aimed at the gradebook, the source notebook and a file outside the course), the
+instructor's environment, a feedback run whose kernel dies, hangs or cannot start, scripts in written
+answers and outputs, a full disk, and the system's other Python packages.
 """
 
 from __future__ import annotations
 
 import copy
+import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import nbformat
 from course_helpers import (
     _function_header,
     _independent,
+    call_arguments,
     defined_functions,
     graded_cells,
     nbgrader_meta,
     setup_cell,
     solution_cells,
     solved,
+    written_cells,
 )
 
 
@@ -31,6 +42,18 @@ class Submission:
     make: Callable  # (release, source, lab) -> notebook, or (notebook, grade_id)
     expect: str  # "zero", "full" or "lose"
     why: str
+    plant: Callable | None = None  # (submitted folder, course, lab): after the notebook is written there
+
+
+# Set by tests/test_adversarial.py in the grader's environment (and so in nbgrader's): none may reach the learner.
+CANARY = "instructor-canary-7f3e1c"
+INSTRUCTOR_VARIABLES = {"JUPYTERHUB_API_TOKEN": CANARY, "AWS_SECRET_ACCESS_KEY": CANARY, "DLCOURSE_SECRET": CANARY}
+OUTSIDE_PLACEHOLDER = "@OUTSIDE@"
+
+
+def outside_file(course: Path) -> Path:
+    """A file of the instructor's outside the scratch course, which the course's submissions aim links at."""
+    return course.parent / f"{course.name}-outside.txt"
 
 
 def _graded_names(source) -> list[tuple[str, str]]:
@@ -460,6 +483,262 @@ def _top_level_code(nb):
     return nb
 
 
+# --- the perimeter: files, links, the environment, the feedback run, HTML, disk, other packages -----------
+
+
+def _plain_cell_after_first_test(nb, code: str):
+    """A cell of the learner's own (no nbgrader metadata) right after the first test cell."""
+    first = graded_cells(nb)[0]
+    nb.cells.insert(nb.cells.index(first) + 1, nbformat.v4.new_code_cell(code))
+    return nb
+
+
+def _guard_one(release, source, guard: str):
+    """The model answer, with the first independent function checking ``guard`` before answering: it fails its
+    cell exactly when the guard raises."""
+    name, _ = _first_independent(source)
+    nb = solved(release, source)
+    for cell, src in zip(solution_cells(nb), solution_cells(source)):
+        if name in defined_functions(src.source):
+            body = "\n".join("    " + line for line in guard.splitlines())
+            cell.source += (
+                f"\n\n_model_{name} = {name}\n\n{_function_header(src.source, name)}\n{body}\n"
+                f"    return _model_{name}({call_arguments(src.source, name)})\n"
+            )
+    return nb
+
+
+ENVIRONMENT_GUARD = (
+    "import os\n"
+    f"_leaked = sorted(k for k, v in os.environ.items() if {CANARY[:9]!r} + {CANARY[9:]!r} in v)\n"  # not verbatim
+    "if _leaked:\n"
+    "    raise RuntimeError('the instructor variables reached the learner: ' + ', '.join(_leaked))"
+)
+PRINT_ENVIRONMENT = "import os\nprint('ENVIRONMENT:', dict(os.environ))"
+
+
+def _reads_environment(release, source, lab):
+    nb = _guard_one(release, source, ENVIRONMENT_GUARD)
+    solution_cells(nb)[0].source += "\n\n" + PRINT_ENVIRONMENT.replace("ENVIRONMENT:", "ENVIRONMENT (answer cell):")
+    return _plain_cell_after_first_test(nb, PRINT_ENVIRONMENT)
+
+
+RUNTIME_LINKS = f"""import os, subprocess
+lab = {{lab!r}}
+links = {{{{
+    lab + '.ipynb': '../../../gradebook.db',
+    'hidden_tests.html': '../../../source/' + lab + '/' + lab + '.ipynb',
+    'outside.html': {OUTSIDE_PLACEHOLDER!r},
+    'gradebook.html': '../../../gradebook.db',
+    'course': '../../..',
+}}}}
+for name, target in links.items():
+    try:
+        os.remove(name)
+    except OSError:
+        pass
+    os.symlink(target, name)
+for path in ['../../../gradebook.db', {OUTSIDE_PLACEHOLDER!r}, '../../../source/' + lab + '/' + lab + '.ipynb']:
+    try:
+        open(path, 'a').write('tampered')
+    except OSError as err:
+        print('cannot write', path, type(err).__name__)
+subprocess.Popen(['sh', '-c', 'sleep 3; ln -sf ../../../gradebook.db late_link.html'], start_new_session=True)
+try:
+    with open('filler.bin', 'wb') as f:
+        for _ in range(14):
+            f.write(bytes(50 << 20))
+except OSError as err:
+    print('disk full:', type(err).__name__)
+print('links made:', sorted(os.listdir('.')))"""
+
+
+def _runtime_links(release, source, lab):
+    return _plain_cell_after_first_test(solved(release, source), RUNTIME_LINKS.format(lab=lab))
+
+
+def _fill_outside_path(folder: Path, course: Path, lab: str) -> None:
+    notebook = folder / f"{lab}.ipynb"
+    notebook.write_text(notebook.read_text().replace(OUTSIDE_PLACEHOLDER, str(outside_file(course))))
+
+
+def _plant_links(folder: Path, course: Path, lab: str) -> None:
+    """Links to the source notebook, the gradebook (relative and absolute), the release, a file outside the
+    course and the source folder; a FIFO; timestamp.txt linked to /dev/zero; an honest extra file, and one
+    too large to copy (sparse: it takes no disk)."""
+    links = {
+        "hidden_tests.txt": f"../../../source/{lab}/{lab}.ipynb",
+        "grades.txt": "../../../gradebook.db",
+        "gradebook_absolute.db": str(course / "gradebook.db"),
+        "release.html": f"../../../release/{lab}/{lab}.ipynb",
+        "outside.txt": str(outside_file(course)),
+        "source_folder": "../../../source",
+        "timestamp.txt": "/dev/zero",
+    }
+    for name, target in links.items():
+        (folder / name).symlink_to(target)
+    (folder / "deeper").mkdir()
+    (folder / "deeper" / "grades.txt").symlink_to("../../../../gradebook.db")
+    os.mkfifo(folder / "notes.txt")
+    (folder / "my_notes.md").write_text("an honest extra file: copied as it is\n")
+    with open(folder / "weights.npy", "wb") as f:
+        f.truncate(100 * 2**20)
+
+
+def _linked_notebook(folder: Path, course: Path, lab: str) -> None:
+    (folder / f"{lab}.ipynb").unlink()
+    (folder / f"{lab}.ipynb").symlink_to(f"../../../source/{lab}/{lab}.ipynb")
+
+
+def _fifo_notebook(folder: Path, course: Path, lab: str) -> None:
+    (folder / f"{lab}.ipynb").unlink()
+    os.mkfifo(folder / f"{lab}.ipynb")
+
+
+def _linked_folder(folder: Path, course: Path, lab: str) -> None:
+    shutil.rmtree(folder)
+    folder.symlink_to(f"../../source/{lab}")
+
+
+def _shadowed_kernel(folder: Path, course: Path, lab: str) -> None:
+    """A file that Python finds before the kernel's own launcher (the kernel's folder is first on sys.path)."""
+    (folder / "ipykernel_launcher.py").write_text("import os\nos._exit(1)\n")
+
+
+XSS = (
+    "**bold** text, kept\n\n"
+    "<script>document.title = 'pwned-script'</script>\n"
+    "<img src=x onerror=\"document.title = 'pwned-img'\">\n"
+    "<svg onload=\"document.title = 'pwned-svg'\"></svg>\n"
+    "<iframe srcdoc=\"<script>parent.document.title = 'pwned-iframe'</script>\"></iframe>\n"
+    "<math><mtext><table><mglyph><style><img src=x onerror=\"document.title = 'pwned-mxss'\">\n"
+    "<details open ontoggle=\"document.title = 'pwned-toggle'\">x</details>\n"
+    "<a href=\"javascript:document.title = 'pwned-link'\">a link</a>"
+)
+XSS_OUTPUTS = (
+    "from IPython.display import HTML, Javascript, Markdown, display\n"
+    'display(HTML("<img src=x onerror=\\"document.title = \'pwned-output\'\\">"))\n'
+    "display(Javascript(\"document.title = 'pwned-js'\"))\n"
+    "display(Markdown(\"<script>document.title = 'pwned-md-output'</script>\"))\n"
+    "display({'image/png': 'x\" onerror=\"document.title = \\'pwned-png\\''}, raw=True)"
+)
+
+
+def _scripts_in_answers(release, source, lab):
+    nb = solved(release, source)
+    for cell in written_cells(nb):
+        cell.source = XSS
+    nb.cells.insert(2, nbformat.v4.new_markdown_cell("A cell of my own: " + XSS))
+    return _plain_cell_after_first_test(nb, XSS_OUTPUTS)
+
+
+SYSTEM_PACKAGES = (
+    "args = dict(locals())\n"
+    "import glob, importlib, sys\n"
+    "sys.path[:0] = glob.glob('/usr/lib/python3*/*-packages') + glob.glob('/usr/local/lib/python3*/*-packages')"
+    " + glob.glob(sys.base_prefix + '/lib/python3*/site-packages')\n"
+    "try:\n"
+    "    return importlib.import_module('dlcourse.feedback.exercises').EXERCISES['{name}'].reference(**args)\n"
+    "except Exception:\n"
+    "    return 0.0"
+)
+
+PERIMETER = [
+    Submission(
+        "submitted_links",
+        lambda r, s, lab: solved(r, s),
+        "full",
+        "hands in links to the gradebook, the source notebook and a file outside the course, a FIFO and a "
+        "100 MB file beside the model answer: none followed, copied or opened",
+        plant=_plant_links,
+    ),
+    Submission(
+        "linked_notebook",
+        lambda r, s, lab: solved(r, s),
+        "zero",
+        "the submitted notebook is a link to the source notebook (the model answer): graded as empty",
+        plant=_linked_notebook,
+    ),
+    Submission(
+        "linked_folder",
+        lambda r, s, lab: solved(r, s),
+        "zero",
+        "the submission's folder is a link to the source folder: graded as empty",
+        plant=_linked_folder,
+    ),
+    Submission(
+        "fifo_notebook",
+        lambda r, s, lab: solved(r, s),
+        "zero",
+        "the submitted notebook is a FIFO (nbgrader would wait on it for ever): graded as empty",
+        plant=_fifo_notebook,
+    ),
+    Submission(
+        "runtime_links",
+        _runtime_links,
+        "full",
+        "cells replace the notebook with a link to the gradebook, link the source notebook and a file outside "
+        "the course, write to them, leave a process to link later, and fill the disk",
+        plant=_fill_outside_path,
+    ),
+    Submission(
+        "reads_environment",
+        _reads_environment,
+        "full",
+        "prints os.environ in the kernel; a graded function fails if an instructor's variable is visible",
+    ),
+    Submission(
+        "kernel_killed",
+        lambda r, s, lab: _plain_cell_after_first_test(
+            solved(r, s), "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
+        ),
+        "full",
+        "a cell of the learner's own kills the notebook's kernel after the first test cell",
+    ),
+    Submission(
+        "kernel_segfault",
+        lambda r, s, lab: _plain_cell_after_first_test(solved(r, s), "import ctypes\nctypes.string_at(0)"),
+        "full",
+        "a demo cell of the learner's own crashes the kernel with a segfault",
+    ),
+    Submission(
+        "kernel_exits",
+        lambda r, s, lab: _plain_cell_after_first_test(solved(r, s), "import os\nos._exit(0)"),
+        "full",
+        "a cell of the learner's own ends the kernel's process",
+    ),
+    Submission(
+        "shadowed_kernel",
+        lambda r, s, lab: solved(r, s),
+        "full",
+        "hands in an ipykernel_launcher.py that stops the notebook's kernel from starting",
+        plant=_shadowed_kernel,
+    ),
+    Submission(
+        "scripts_in_answers",
+        _scripts_in_answers,
+        "full",
+        "<script>, onerror= and friends in the written answers, a markdown cell and HTML/JS outputs",
+    ),
+    Submission(
+        "system_packages",
+        lambda r, s, lab: _answers(r, s, SYSTEM_PACKAGES),
+        "zero",
+        "puts every system site-packages and dist-packages folder on sys.path to find the course's reference",
+    ),
+]
+
+KERNEL_HANGS = Submission(
+    "kernel_hangs",
+    lambda r, s, lab: _plain_cell_after_first_test(
+        solved(r, s),
+        "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except BaseException:\n        pass",
+    ),
+    "full",
+    "a cell of the learner's own swallows the interrupt at the time limit: the feedback run stops there",
+)
+
+
 def _without_setup(nb):
     nb.cells = [c for c in nb.cells if c is not setup_cell(nb)]
     return nb
@@ -586,6 +865,7 @@ LAB_SPECIFIC = {
             "a 150-byte request for the served F.conv2d with padding 8000",
         ),
     ],
+    "01-neuron": [KERNEL_HANGS],  # waits out one cell's time limit (Execute.timeout): one lab is enough
     "05-convolution": [
         Submission("lookup_table", lookup_table, "lose", "answers the visible cases from a table"),
         Submission(
@@ -611,7 +891,7 @@ LAB_SPECIFIC = {
 
 
 def corpus(lab: str) -> list[Submission]:
-    return CHEATS + FAULTS + LAB_SPECIFIC.get(lab, [])
+    return CHEATS + FAULTS + PERIMETER + LAB_SPECIFIC.get(lab, [])
 
 
 def honest_variants(lab: str) -> list[str]:

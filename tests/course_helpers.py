@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import re
 import socket
 from pathlib import Path
@@ -16,6 +17,18 @@ LABS = sorted(p.name for p in SOURCE.iterdir() if (p / f"{p.name}.ipynb").is_fil
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
 
+def missing_browser() -> str | None:
+    """Why the browser tests cannot run here (Debian's chromium or playwright missing), or None."""
+    import importlib.util
+    import shutil
+
+    if not shutil.which("chromium"):
+        return "Debian's chromium is not installed (apt-get install chromium)"
+    if importlib.util.find_spec("playwright") is None:
+        return 'the playwright package is not installed (python -m pip install -e ".[test]")'
+    return None
+
+
 def free_port() -> int:
     """A localhost port nothing listens on, for a JupyterLab started by a test."""
     with socket.socket() as s:
@@ -23,7 +36,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def scratch_config(course: Path, *, seconds_per_test: int, cell_timeout: int | None = None) -> None:
+    """The course's nbgrader_config.py in a scratch course, with shorter time limits.
+
+    The shipped limits (60 s a test cell, 120 s a notebook cell) are sized for a loaded grading machine; a test
+    class's looping and hanging submissions would each wait them out in full. What is tested (a loop costs its own
+    cell, the run carries on) holds at any limit, and the model answers' slowest test cell takes 0.3 s in labs
+    01-06 and 6 s in lab 09 (score_test_cell here, on one idle core), so a few times that is still generous.
+    """
+    import shutil
+
+    shutil.copy(ROOT / "course" / "nbgrader_config.py", course)
+    lines = [f"c.ScoreTests.seconds_per_test = {seconds_per_test}"]
+    if cell_timeout is not None:
+        lines.append(f"c.Execute.timeout = {cell_timeout}")
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write("\n# tests: shorter time limits (course_helpers.scratch_config)\n" + "\n".join(lines) + "\n")
+
+
 def source_notebook(lab: str) -> nbformat.NotebookNode:
+    """The lab's source notebook: read and validated once per test session, a fresh copy per call (callers
+    edit what they get)."""
+    return copy.deepcopy(_read_source(lab, (SOURCE / lab / f"{lab}.ipynb").stat().st_mtime_ns))
+
+
+@functools.cache
+def _read_source(lab: str, mtime_ns: int) -> nbformat.NotebookNode:  # mtime: a notebook rewritten is read again
     return nbformat.read(SOURCE / lab / f"{lab}.ipynb", as_version=4)
 
 

@@ -2,25 +2,36 @@
 
 Every cheat scores nothing for the cells it cheats; every honest fault costs its own cell at most; two honest
 students graded in the same run keep full marks, also after a detached process of a cheater has had time to
-act; nothing outside the scratch course is touched; a regrade replaces the old grade.
+act; nothing outside the scratch course is touched, and inside it no file but the submissions' outputs
+changes; autograded/ and feedback/ (generated for the first lab's corpus) hold no link and nothing but the
+course's outputs and the submissions' own regular files; none of the instructor's variables (set in the
+grader's environment) reaches a notebook or a feedback page; the instructor's log shows no traceback; a
+regrade replaces the old grade. In a browser, no script a learner wrote runs in feedback or formgrader.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
-from adversarial import LAB_SPECIFIC, corpus, honest_variants
+from adversarial import CANARY, INSTRUCTOR_VARIABLES, LAB_SPECIFIC, corpus, honest_variants, outside_file
 from course_helpers import (
     ROOT,
     graded_cells,
+    missing_browser,
     nbgrader_meta,
     noisy,
+    scratch_config,
     solution_cells,
     solved,
     source_notebook,
@@ -32,8 +43,8 @@ LABS = ["01-neuron", "05-convolution"]  # the labs the attacks were first confir
 HONEST = ("honest", "honest_noisy")
 
 
-def nbgrader(*args, cwd, check=True):
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, capture_output=True, text=True)
+def nbgrader(*args, cwd, check=True, env=None):
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -52,24 +63,50 @@ def _scores(course, lab, students):
 
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory):
-    cache = {}
+    """Both labs' corpora are graded at once, on first use (two nbgrader runs, one per core: much of a run is
+    spent waiting out hung cells and time limits, and CI has 90 minutes for everything)."""
+    import concurrent.futures
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(LABS))
+    runs = {}
 
     def get(lab):
-        if lab not in cache:
-            cache[lab] = _run(lab, tmp_path_factory.mktemp(f"attack-{lab}"))
-        return cache[lab]
+        if not runs:
+            for each in LABS:
+                runs[each] = pool.submit(_run, each, tmp_path_factory.mktemp(f"attack-{each}"))
+        return runs[lab].result()
 
-    return get
+    yield get
+    pool.shutdown(wait=True)
+
+
+def _fingerprint(course: Path) -> dict[str, str]:
+    """Every file grading must leave as it was: the course's sources, the release, the submissions (links and
+    FIFOs as what they are, never followed), the configuration, and a file of the instructor's outside it."""
+    found = {}
+    paths = [course / "nbgrader_config.py", outside_file(course)]
+    for top in ("source", "release", "submitted"):
+        paths += sorted((course / top).rglob("*"))
+    for path in paths:
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            found[str(path)] = "link to " + os.readlink(path)
+        elif stat.S_ISREG(info.st_mode):
+            found[str(path)] = f"{stat.filemode(info.st_mode)} " + hashlib.sha256(path.read_bytes()).hexdigest()
+        else:
+            found[str(path)] = stat.filemode(info.st_mode)
+    return found
 
 
 def _run(lab, course):
     before = sorted(p.name for p in (ROOT / "course").iterdir())
-    shutil.copy(ROOT / "course" / "nbgrader_config.py", course)
+    scratch_config(course, seconds_per_test=15, cell_timeout=30)  # the corpus's loops and hangs wait these out
     shutil.copytree(ROOT / "course" / "source" / lab, course / "source" / lab)
     nbgrader("generate_assignment", lab, "--force", cwd=course)
+    outside_file(course).write_text(f"a file of the instructor's, outside the course ({CANARY})\n")
     release = nbformat.read(course / "release" / lab / f"{lab}.ipynb", as_version=4)
     source = source_notebook(lab)
-    submissions, expected = {"honest": solved(release, source), "honest_noisy": noisy(release, source)}, {}
+    submissions, expected, plants = {"honest": solved(release, source), "honest_noisy": noisy(release, source)}, {}, {}
     for student in HONEST:
         expected[student] = ("full", None)
     for entry in corpus(lab):
@@ -77,30 +114,63 @@ def _run(lab, course):
         nb, lost = made if isinstance(made, tuple) else (made, None)
         submissions[entry.name] = without_demos(nb, release)  # the honest students run the demos
         expected[entry.name] = (entry.expect, lost)
+        plants[entry.name] = entry.plant
     for student, nb in submissions.items():
         folder = course / "submitted" / student / lab
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{lab}.ipynb")
+        if plants.get(student):
+            plants[student](folder, course, lab)
     misnamed = course / "submitted" / "misnamed" / lab
     misnamed.mkdir(parents=True)
     nbformat.write(solved(release, source), misnamed / f"{lab} (1).ipynb")
+    pristine = None
+    if lab == LABS[0]:  # the same class, for dlcourse grade (test_dlcourse_grade_scores_the_corpus_alike)
+        pristine = course.parent / "pristine-course"
+        _copy_as_is(course, pristine)
+    protected = _fingerprint(course)
+    instructor = dict(os.environ, **INSTRUCTOR_VARIABLES)  # what a JupyterHub or a cloud shell would hold
     start = time.perf_counter()
-    proc = nbgrader("autograde", lab, "--force", cwd=course, check=False)  # exits 1: the misnamed notebook
+    proc = nbgrader("autograde", lab, "--force", cwd=course, check=False, env=instructor)  # exits 1: misnamed
     seconds = time.perf_counter() - start
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
     time.sleep(6)  # a detached process started by a cheater would have acted by now
     scores = _scores(course, lab, list(submissions))
+    # Feedback pages for one lab's corpus (about a minute): the other lab's autograded/ is checked the same way.
+    feedback = nbgrader("generate_feedback", lab, "--force", cwd=course, env=instructor) if lab == LABS[0] else None
     return {
         "course": course,
         "scores": scores,
         "expected": expected,
         "log": proc.stderr,
+        "feedback_log": feedback.stderr if feedback else "",
         "seconds": seconds,
         "students": len(submissions),
         "repo_course_before": before,
+        "protected_before": protected,
+        "protected_after": _fingerprint(course),
         "release": release,
         "source": source,
+        "pristine": pristine,
     }
+
+
+def _copy_as_is(src: Path, dest: Path) -> None:
+    """A copy of a course in which links stay links and FIFOs stay FIFOs (never opened, never followed)."""
+    for folder, dirs, files in os.walk(src, followlinks=False):
+        target = dest / Path(folder).relative_to(src)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in dirs + files:
+            path, there = Path(folder) / name, target / name
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
+                os.symlink(os.readlink(path), there)
+                if name in dirs:
+                    dirs.remove(name)
+            elif stat.S_ISFIFO(info.st_mode):
+                os.mkfifo(there)
+            elif stat.S_ISREG(info.st_mode):
+                shutil.copy2(path, there)
 
 
 def _check(student, cells, expect, lost):
@@ -133,6 +203,85 @@ def test_nothing_outside_the_scratch_course_is_touched(lab, attacked):
 
 
 @pytest.mark.parametrize("lab", LABS)
+def test_no_file_but_the_submissions_outputs_changes(lab, attacked):
+    """source/, release/, submitted/ (links included), the configuration and a file outside the course, which
+    submissions link to, write to and link over at run time, are exactly as they were."""
+    result = attacked(lab)
+    before, after = result["protected_before"], result["protected_after"]
+    changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+    assert not changed, changed[:10]
+
+
+def _students_files(course: Path, top: str, lab: str):
+    for folder in sorted((course / top).glob(f"*/{lab}")):
+        for path in sorted(folder.rglob("*")):
+            yield folder.parent.name, path.relative_to(folder), path
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_autograded_and_feedback_hold_only_the_courses_outputs(lab, attacked):
+    """No link, no FIFO, nothing the grader did not write or the student did not hand in as a regular file
+    (an honest extra file is copied; links, FIFOs and a file over the size limit are not)."""
+    course = attacked(lab)["course"]
+    wrong = []
+    outputs = [("autograded", {f"{lab}.ipynb"})] + ([("feedback", {f"{lab}.html"})] if lab == LABS[0] else [])
+    for top, own in outputs:
+        assert any((course / top).glob(f"*/{lab}/{next(iter(own))}")), f"no {top} written"
+        for student, rel, path in _students_files(course, top, lab):
+            info = os.lstat(path)
+            if stat.S_ISDIR(info.st_mode):
+                continue
+            submitted = course / "submitted" / student / lab / rel
+            handed_in = (
+                not (course / "submitted" / student / lab).is_symlink()
+                and submitted.is_file()
+                and not submitted.is_symlink()
+                and submitted.read_bytes() == path.read_bytes()
+            )
+            if not stat.S_ISREG(info.st_mode) or not (str(rel) in own or handed_in):
+                wrong.append(f"{top}/{student}/{lab}/{rel} ({stat.filemode(info.st_mode)})")
+    assert not wrong, wrong
+    copied = course / "autograded" / "submitted_links" / lab
+    assert (copied / "my_notes.md").is_file() and not (copied / "weights.npy").exists()
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_the_instructors_environment_reaches_no_learner(lab, attacked):
+    """The grader ran with a JupyterHub token and cloud credentials in its environment: the learner's function
+    (which fails its cell if it sees one) passed, and the kernel's printout of os.environ, which is in the
+    graded notebook and the feedback page, holds none of them."""
+    course = attacked(lab)["course"]
+    graded = (course / "autograded" / "reads_environment" / lab / f"{lab}.ipynb").read_text()
+    pages = list((course / "feedback" / "reads_environment").glob(f"{lab}/{lab}.html"))
+    assert pages or lab != LABS[0]
+    for marker in ("ENVIRONMENT:", "ENVIRONMENT (answer cell):", "HOME"):  # the printouts are there: the check
+        assert marker in graded and all(marker in p.read_text() for p in pages), marker  # can fail
+    leaked = [str(p) for top in ("autograded", "feedback") for p in (course / top).rglob("*") if p.is_file()]
+    leaked = [p for p in leaked if CANARY.encode() in Path(p).read_bytes()]
+    assert not leaked, leaked
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_the_instructors_log_shows_no_traceback(lab, attacked):
+    result = attacked(lab)
+    for log in (result["log"], result["feedback_log"]):
+        assert "Traceback" not in log, log[log.index("Traceback") - 500 :][:3000]
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_a_feedback_run_that_stops_says_where_and_why(lab, attacked):
+    result = attacked(lab)
+    stopped = {"kernel_killed": "kernel died", "kernel_segfault": "kernel died", "kernel_exits": "kernel died"}
+    if lab == "01-neuron":
+        stopped["kernel_hangs"] = "did not stop when it was interrupted"
+    for student, why in stopped.items():
+        nb = nbformat.read(result["course"] / "autograded" / student / lab / f"{lab}.ipynb", as_version=4)
+        notes = [c for c in nb.cells if "The notebook's run stopped here" in json.dumps(c.get("outputs", []))]
+        assert len(notes) == 1 and why in json.dumps(notes[0].outputs), student
+        assert f"{student}: the notebook's feedback run stopped" in result["log"]
+
+
+@pytest.mark.parametrize("lab", LABS)
 def test_output_is_capped_by_size(lab, attacked):
     course = attacked(lab)["course"]
     path = course / "autograded" / "huge_print" / lab / f"{lab}.ipynb"
@@ -150,6 +299,31 @@ def test_grading_time_per_submission(lab, attacked):
     result = attacked(lab)
     per_submission = result["seconds"] / result["students"]
     assert per_submission < 60, f"{per_submission:.1f} s per submission"
+
+
+def test_dlcourse_grade_scores_the_corpus_alike(attacked):
+    """The same class (links, FIFOs and all), graded by `dlcourse grade --workers 2`, scoring only, in a copy of
+    the course made before the serial run: every student's points equal nbgrader autograde's, cell by cell, and
+    the misnamed submission is the one failure, with its reason."""
+    lab = LABS[0]
+    result = attacked(lab)
+    course = result["pristine"]
+    instructor = dict(os.environ, **INSTRUCTOR_VARIABLES)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dlcourse", "grade", lab, "--workers", "2", "--quiet"],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        env=instructor,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-3000:]
+    failed = [line for line in proc.stdout.splitlines() if line.strip().startswith("failed:")]
+    assert len(failed) == 1 and "misnamed:" in failed[0] and "not a notebook of" in failed[0], proc.stdout
+    scores = _scores(course, lab, list(result["scores"]))
+    different = {s: (scores[s], result["scores"][s]) for s in scores if scores[s] != result["scores"][s]}
+    assert not different, different
+    leaked = [p for p in (course / "autograded").rglob("*") if p.is_file() and CANARY.encode() in p.read_bytes()]
+    assert not leaked, leaked
 
 
 def test_regrading_replaces_the_old_grade(attacked):
@@ -227,3 +401,57 @@ def test_the_instructors_log_says_what_each_submission_did_in_one_line(lab, atta
     }.items():
         lines = [line for line in sections[student].splitlines() if said in line]
         assert lines and all(line.startswith("test of ") for line in lines), (student, sections[student][-3000:])
+
+
+FORMGRADE = """
+import sys
+from nbconvert.exporters import HTMLExporter
+from nbgrader.apps.baseapp import NbGrader
+from nbgrader.server_extensions.formgrader import handlers
+app = NbGrader()
+app.load_config_file()  # as formgrader does: the course's nbgrader_config.py, from the folder it runs in
+config = app.config
+config.HTMLExporter.template_name = "formgrade"
+config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+resources = dict(assignment_id="a", notebook_id="n", submission_id="s", index=0, total=1, base_url="",
+                 student="s", last_name="", first_name="", notebook_path="n.ipynb")
+html, _ = HTMLExporter(config=config).from_filename(sys.argv[1], resources=resources)
+open(sys.argv[2], "w").write(html)
+"""
+
+
+def test_no_script_of_the_learners_runs_in_feedback_or_formgrader(attacked, tmp_path):
+    """The written answers, a markdown cell and the outputs of scripts_in_answers, rendered as the student's
+    feedback page and as formgrader renders them for the instructor, opened in Chromium: each script would
+    set the page's title to "pwned-..."; none may run, and the written text stays readable."""
+    missing = missing_browser()
+    if missing and os.environ.get("DLCOURSE_BROWSER_TESTS") == "1":
+        pytest.fail(f"DLCOURSE_BROWSER_TESTS=1 but {missing}")
+    if missing:
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    lab = LABS[0]
+    course = attacked(lab)["course"]
+    autograded = course / "autograded" / "scripts_in_answers" / lab / f"{lab}.ipynb"
+    formgrade = tmp_path / "formgrade.html"
+    proc = subprocess.run(
+        [sys.executable, "-c", FORMGRADE, str(autograded), str(formgrade)], cwd=course, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    pages = [course / "feedback" / "scripts_in_answers" / lab / f"{lab}.html", formgrade]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        try:
+            for page_file in pages:
+                html = page_file.read_text()
+                assert "pwned-script" in html, "the attack is not on the page: the test could not fail"
+                page = browser.new_page()
+                page.goto(page_file.as_uri(), wait_until="domcontentloaded")
+                page.wait_for_timeout(2000)  # onerror fires once the broken image has failed to load
+                assert not page.title().startswith("pwned"), f"{page_file.name}: {page.title()}"
+                shown = "<script>document.title" in page.inner_text("body")  # as text
+                assert shown and page.locator("strong", has_text="bold").count(), f"{page_file.name}: answer not shown"
+                page.close()
+        finally:
+            browser.close()

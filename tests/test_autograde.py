@@ -246,7 +246,7 @@ def test_the_private_tmp_is_mounted_before_anything_is_bound_into_it(tmp_path):
 
     for argv in (
         sandbox.worker_command(tmp_path / "view"),
-        sandbox.kernel_command(["python"], writable=tmp_path, ipc_dir=tmp_path),
+        sandbox.kernel_command(["python"], files=tmp_path, ipc_dir=tmp_path),
     ):
         tmpfs = next(i for i in range(len(argv) - 1) if argv[i : i + 2] == ["--tmpfs", "/tmp"])
         first_bind = min(i for i, a in enumerate(argv) if a in ("--bind", "--ro-bind"))

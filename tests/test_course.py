@@ -27,6 +27,7 @@ from course_helpers import (
     looping,
     nbgrader_meta,
     noisy,
+    scratch_config,
     setup_cell,
     solution_cells,
     solved,
@@ -74,19 +75,28 @@ def nbgrader(*args, cwd, check=True):
 # --- the build and the notebooks in git ------------------------------------------------------------
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("lab", LABS)
-def test_build_is_up_to_date(lab):
-    assert stale([lab]) == [], "run `python -m dlcourse build` and commit labs/ and solutions/"
-
-
-@pytest.mark.slow
-def test_build_check_command_passes():
-    proc = subprocess.run(
+@pytest.fixture(scope="module")
+def build_check():
+    """`dlcourse build --check` on the repository, once (about 100 s: nbgrader makes every student version)."""
+    return subprocess.run(
         [sys.executable, "-m", "dlcourse", "build", "--check"], cwd=ROOT, capture_output=True, text=True
     )
-    assert proc.returncode == 0, proc.stderr
-    assert "up to date" in proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lab", LABS)
+def test_build_is_up_to_date(lab, build_check):
+    """The command names every stale notebook (test_build_check_names_a_stale_notebook proves it can)."""
+    named = [line for line in build_check.stderr.splitlines() if line.startswith("out of date:") and lab in line]
+    assert not named, f"{named}: run `python -m dlcourse build` and commit labs/ and solutions/"
+    checked = [line for line in build_check.stdout.splitlines() if line.startswith("up to date:")]
+    assert checked and lab in checked[0].split(": ", 1)[1].split(", "), build_check.stdout + build_check.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_build_check_command_passes(build_check):
+    assert build_check.returncode == 0, build_check.stderr
+    assert "up to date" in build_check.stdout
 
 
 @pytest.mark.slow
@@ -377,19 +387,29 @@ def graded(tmp_path_factory):
     return get
 
 
-# Students are graded in two scratch courses at once (two nbgrader processes, one per core): a lab whose run
-# trains networks takes over a minute per student, and CI has 90 minutes for everything. The first course
-# holds the model answer and the blank lab, which the validate and feedback tests use.
-FIRST_COURSE = ("solution", "blank", "tampered", "torch")
+# The class goes through `dlcourse grade --workers 2` (README's instructor command): every student scored from
+# the answer cells alone, two at a time, into one gradebook. The model answer is also graded with --rerun in a
+# course of its own, at the same time: its whole notebook (the demos, training included) runs in the sandboxed
+# kernel as `nbgrader autograde` runs it, and its points must not change.
+
+
+def _dlcourse_grade(course, lab, *args):
+    return subprocess.Popen(
+        [sys.executable, "-m", "dlcourse", "grade", lab, "--quiet", *args],
+        cwd=course,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _grade(lab, tmp_path_factory):
     course = tmp_path_factory.mktemp(f"course-{lab}")
-    shutil.copy(ROOT / "course" / "nbgrader_config.py", course)
+    scratch_config(course, seconds_per_test=30)  # the looping student waits it out in every cell that calls it
     shutil.copytree(ROOT / "course" / "source" / lab, course / "source" / lab)
     nbgrader("generate_assignment", lab, "--force", cwd=course)
-    second = tmp_path_factory.mktemp(f"course-{lab}-second")
-    shutil.copytree(course, second, dirs_exist_ok=True)  # the same assignment, in a gradebook of its own
+    rerun = tmp_path_factory.mktemp(f"course-{lab}-rerun")
+    shutil.copytree(course, rerun, dirs_exist_ok=True)  # the same assignment, in a gradebook of its own
     release = nbformat.read(course / "release" / lab / f"{lab}.ipynb", as_version=4)
     source = source_notebook(lab)
     torch_nb, torch_cell = torch_delegating(release, source)
@@ -405,41 +425,34 @@ def _grade(lab, tmp_path_factory):
     }
     if torch_nb is not None:
         submissions["torch"] = torch_nb
-    # Only the model answer and the blank lab run the demos (a minute or more of training in later labs):
-    # the others probe grading, which reads their answer cells only.
+    # Only the model answer and the blank lab keep the demos (a minute or more of training in later labs, run
+    # by the --rerun grading): the others probe grading, which reads their answer cells only.
     submissions = {
         student: nb if student in ("solution", "blank") else without_demos(nb, release)
         for student, nb in submissions.items()
     }
-    course_of = {student: course if student in FIRST_COURSE else second for student in submissions}
-    for student, nb in submissions.items():
-        folder = course_of[student] / "submitted" / student / lab
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / f"{lab}.ipynb")
+    for where, students in ((course, submissions), (rerun, ["solution"])):
+        for student in students:
+            folder = where / "submitted" / student / lab
+            folder.mkdir(parents=True)
+            nbformat.write(submissions[student], folder / f"{lab}.ipynb")
     start = time.perf_counter()
-    runs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "nbgrader", "autograde", lab, "--force"],
-            cwd=where,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for where in (course, second)
-    ]
+    runs = [_dlcourse_grade(course, lab, "--workers", "2"), _dlcourse_grade(rerun, lab, "--rerun", "--workers", "1")]
     logs = [run.communicate() for run in runs]
     seconds = time.perf_counter() - start
     for run, (out, err) in zip(runs, logs):
         if run.returncode != 0:
-            raise AssertionError(f"nbgrader autograde {lab} failed:\n{out}\n{err}")
-    scores = {}
-    for where in (course, second):
-        scores.update(_scores(where, lab, [s for s in submissions if course_of[s] == where]))
+            raise AssertionError(f"dlcourse grade {lab} failed:\n{out}\n{err}")
+    scores = _scores(course, lab, list(submissions))
+    rerun_scores = _scores(rerun, lab, ["solution"])["solution"]
+    if rerun_scores != scores["solution"]:
+        raise AssertionError(f"--rerun changed the model answer's points: {rerun_scores} != {scores['solution']}")
     return {
         "course": course,
-        "course_of": course_of,
+        "rerun_course": rerun,
         "scores": scores,
         "log": logs[0][1] + logs[1][1],
+        "summary": logs[0][0],
         "seconds": seconds,
         "torch_cell": torch_cell,
         "deleted_cell": deleted_cell,
@@ -586,9 +599,61 @@ def test_feedback_can_be_generated(lab, graded):
     nbgrader("generate_feedback", lab, "--force", cwd=course)
     html = (course / "feedback" / "blank" / lab / f"{lab}.html").read_text()
     assert "not implemented yet" in html
+    # Readable offline (dlcourse.autograde.feedback_html): formulas as MathML, no script, long lines wrap.
+    assert "<math" in html and not re.search(r"<script[^>]*\bsrc=", html) and "mathjax/" not in html.lower()
+    assert "white-space: pre-wrap" in html[: html.index("</head>")]
     nbgrader("export", "--to", str(course / "grades.csv"), cwd=course)
-    graded_here = [s for s, where in graded(lab)["course_of"].items() if where == course]
-    assert (course / "grades.csv").read_text().count(lab) >= len(graded_here)
+    assert (course / "grades.csv").read_text().count(lab) >= len(graded(lab)["scores"])
+
+
+@pytest.mark.timeout(2400)  # the first test of a lab grades all its students
+@pytest.mark.slow
+def test_feedback_reads_offline_in_a_browser(graded):
+    """Lab 01's feedback in chromium with every network request refused: each formula drawn (MathML has a
+    size), no line of code or output cut at the edge of a narrow window, and nothing asked of the network
+    but the Colab badge's image."""
+    import importlib.util
+    import os
+
+    if not shutil.which("chromium") or importlib.util.find_spec("playwright") is None:
+        if os.environ.get("DLCOURSE_BROWSER_TESTS") == "1":
+            pytest.fail("DLCOURSE_BROWSER_TESTS=1 but chromium or playwright is missing")
+        pytest.skip("needs Debian's chromium and playwright (tests/test_jupyterlab_browser.py)")
+    from playwright.sync_api import sync_playwright
+
+    lab = LABS[0]
+    course = graded(lab)["course"]
+    page_file = course / "feedback" / "blank" / lab / f"{lab}.html"
+    if not page_file.exists():
+        nbgrader("generate_feedback", lab, "--force", cwd=course)
+    asked = []
+
+    def offline(route):
+        asked.append(route.request.url)
+        route.continue_() if route.request.url.startswith("file:") else route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--headless", "--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 700, "height": 900})
+            page.route("**/*", offline)
+            page.goto(page_file.as_uri())
+            seen = page.evaluate(
+                """() => ({
+                  wide: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+                  cut: [...document.querySelectorAll('pre')].filter(e => e.scrollWidth > e.clientWidth + 1).length,
+                  formulas: document.querySelectorAll('math').length,
+                  drawn: [...document.querySelectorAll('math')].filter(m => m.getBoundingClientRect().width > 0).length,
+                  longest: Math.max(...[...document.querySelectorAll('pre')].flatMap(
+                    e => e.textContent.split('\\n').map(line => line.length))),
+                })"""
+            )
+        finally:
+            browser.close()
+    assert seen["formulas"] > 20 and seen["drawn"] == seen["formulas"], seen
+    assert seen["longest"] > 100, seen  # a line long enough to be cut at 700 pixels, had it not wrapped
+    assert seen["wide"] <= 0 and seen["cut"] == 0, seen
+    assert [u for u in asked if not u.startswith("file:") and "colab-badge" not in u] == [], asked
 
 
 @pytest.mark.parametrize("lab", LABS)

@@ -16,7 +16,6 @@ at what the browser showed after a failure.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import json
 import os
@@ -30,22 +29,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from course_helpers import LABS, ROOT, free_port
+from course_helpers import LABS, ROOT, free_port, missing_browser
 
 pytestmark = pytest.mark.slow
 
 
-def _missing_browser() -> str | None:
-    if not shutil.which("chromium"):
-        return "Debian's chromium is not installed (apt-get install chromium)"
-    if importlib.util.find_spec("playwright") is None:
-        return 'the playwright package is not installed (python -m pip install -e ".[test]")'
-    return None
-
-
 @pytest.fixture(autouse=True, scope="module")
 def _browser_available():
-    missing = _missing_browser()
+    missing = missing_browser()
     if missing and os.environ.get("DLCOURSE_BROWSER_TESTS") == "1":
         pytest.fail(f"DLCOURSE_BROWSER_TESTS=1 but {missing}")
     if missing:
@@ -105,6 +96,15 @@ def test_explorers_render_and_respond(lab, jupyterlab, tmp_path):
 
     shots = Path(os.environ.get("DLCOURSE_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
+    try:
+        _explore(lab, jupyterlab, shots, sync_playwright)
+    finally:
+        # The kernel would go on computing the settings the slider passed through (lab 09 trains networks for
+        # each) while later tests run: end it with the test.
+        _shut_down_kernel(jupyterlab, f"{lab}.ipynb")
+
+
+def _explore(lab, jupyterlab, shots, sync_playwright):
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=shutil.which("chromium"),

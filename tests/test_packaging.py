@@ -92,8 +92,16 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "README.md" in ci and 'eval "$test_command"' in ci
     assert "grep -m1 -E '^python start\\.py --test' README.md" in ci
+    # Nothing prepared by other means: start.py makes .venv and installs everything, as on a newcomer's machine;
+    # where CI differs (no PyTorch index within reach) it sets a variable that README names.
+    code = "\n".join(line for line in ci.splitlines() if not line.lstrip().startswith("#"))
+    assert "venv" not in code and "pip install" not in code, "CI must not make or fill .venv itself"
+    for variable in re.findall(r"export (DLCOURSE_TORCH\w*)=", code):
+        assert variable in readme[: readme.index("## For students")], f"README must name {variable}"
     # CI fails, not skips, when the browser is missing.
     assert "export DLCOURSE_BROWSER_TESTS=1" in ci and "chromium" in ci
+    # ...and when PostgreSQL is (tests/test_class_grading.py's scratch gradebook server).
+    assert "export DLCOURSE_POSTGRES_TESTS=1" in ci and "postgresql" in ci
 
 
 def test_the_test_extra_has_what_the_browser_tests_drive_chromium_with():

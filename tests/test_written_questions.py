@@ -44,10 +44,23 @@ def test_lab05_model_answer_counts():
 
 
 def test_lab02_model_answer_factor():
-    """x_{t+1} = (1 - eta a) x_t: converges below 2/a, one step at 1/a, alternating sign between 1/a and 2/a."""
-    a, x0 = 4.0, 1.0
-    run = lambda eta, steps=50: [x0 * (1 - eta * a) ** t for t in range(steps)]
+    """x_{t+1} = (1 - eta a) x_t: converges below 2/a, one step at 1/a, alternating sign between 1/a and 2/a.
+    The trajectories come from the course's own SGD rule on f(x) = a x^2 / 2, and the answer states each claim."""
+    from dlcourse.optim.rules import sgd_update
+
+    text = _written(source_notebook("02-learning"))[0].source
+    assert "(1 - \\eta a)" in text and "2/a" in text and "1/a" in text and "alternating sign" in text
+    a, x0 = 4.0, np.array([1.0])
+
+    def run(eta, steps=50):
+        xs, state = [x0], {}
+        for _ in range(steps - 1):
+            x, state = sgd_update(xs[-1], a * xs[-1], state, lr=eta)  # the gradient of a x^2 / 2 is a x
+            xs.append(x)
+        return [float(x[0]) for x in xs]
+
     assert abs(run(1.9 / a)[-1]) < 1e-2 and abs(run(2.1 / a)[-1]) > 1e2
+    assert np.allclose(run(2.1 / a, 6), [(1 - 2.1) ** t for t in range(6)])  # the closed form (1 - eta a)^t x0
     assert run(1 / a)[1] == 0.0
     between = run(1.5 / a, 4)
     assert between[1] < 0 < between[2] and abs(between[2]) < abs(between[1])

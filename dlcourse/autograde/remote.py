@@ -2,7 +2,7 @@
 
 ``LearnerProcess(cells, ...)`` starts ``dlcourse.autograde.worker`` in a sandbox, has it run the answer cells,
 and serves the helpers an exercise hands to the learner. ``RemoteFunction`` stands for one of the learner's
-functions in the grader: it is the sandboxed ``dlcourse.feedback.executor.Executor``, so ``dlcourse.checks``
+functions in the grader: it is the sandboxed ``dlcourse.feedback.executor.Executor``, so ``dlcourse.feedback.checks``
 calls it exactly as it calls a local function, but each call crosses to the sandbox as plain data and comes
 back as plain data, or as the learner's exception rebuilt from its type name and message.
 
@@ -523,7 +523,7 @@ def _serialising_seconds(kwargs: dict, arrays: list) -> float:
 
 class RemoteFunction(Executor):
     """One of the learner's functions, living in a LearnerProcess: the executor that grading hands to
-    dlcourse.checks."""
+    dlcourse.feedback.checks."""
 
     def __init__(self, process: LearnerProcess, name: str):
         self.process, self.__name__ = process, name

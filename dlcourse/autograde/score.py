@@ -2,7 +2,7 @@
 
 The test cell's source comes from nbgrader's gradebook (the instructor's version, hidden tests included), never
 from the submission. It runs here, in the grader's process, with ``check_exercise`` and friends from
-``dlcourse.checks``; every name it uses that the grader does not define (``conv2d``, ``relu``, ...) is the
+``dlcourse.feedback.checks``; every name it uses that the grader does not define (``conv2d``, ``relu``, ...) is the
 learner's function of that name in a fresh sandboxed process (``remote.LearnerProcess``) that has defined
 the submission's answer cells. The reference runs here, the learner's code there, and only plain data
 crosses. Whatever the learner's code does, it cannot change the checks, the cases or the points.

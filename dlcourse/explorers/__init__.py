@@ -1,6 +1,6 @@
 """The state and computation behind each interactive explorer, in plain Python.
 
-Tests drive these classes directly; ``dlcourse.widgets`` binds their attributes to ipywidgets controls.
+Tests drive these classes directly; ``dlcourse.explorers.widgets`` binds their attributes to ipywidgets controls.
 """
 
 from .convolution import KERNELS, ConvExplorer

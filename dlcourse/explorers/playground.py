@@ -2,7 +2,7 @@
 
 Everything a learner can change is an attribute set through ``set``; ``train(epochs)`` runs minibatch
 gradient descent with cross-entropy, an optional L1 or L2 penalty, inverted dropout on the hidden layers
-and any rule from ``dlcourse.update_rules``. The linear layers, ReLU and the loss run through ``ops``, so
+and any rule from ``dlcourse.optim.rules``. The linear layers, ReLU and the loss run through ``ops``, so
 the learner's own ``linear``, ``linear_backward`` and ``relu_backward`` can drive it; anything not given
 uses the reference in ``dlcourse.functional``.
 """

@@ -381,7 +381,7 @@ def check_exercise(
 
     seed: seeds the random cases; None draws fresh ones (what hidden tests use)
     hidden: also run the larger, harder set of cases that grading uses
-    own_work: finally run fn once under ``dlcourse.grading.assert_own_work``, which fails (DelegationError)
+    own_work: finally run fn once under ``dlcourse.feedback.guard.assert_own_work``, which fails (DelegationError)
         if fn hands its work to dlcourse or torch; ``allowed`` lists helpers the exercise permits (the
         exercise's own ``given`` helpers are always permitted)
     Raises CheckFailed with feedback on the first mismatch. Returns None on purpose: nbgrader reads a

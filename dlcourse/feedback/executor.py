@@ -1,6 +1,6 @@
 """How a check calls a learner's function: one seam, whether the function lives in this process or in a sandbox.
 
-``dlcourse.checks`` never calls a learner's function directly. It wraps it with ``executor(fn)`` and asks the
+``dlcourse.feedback.checks`` never calls a learner's function directly. It wraps it with ``executor(fn)`` and asks the
 executor to call it on a case, to time it, or to guard it against handing its work to the course's reference:
 
 - ``InProcess`` runs the function here: the courtesy checks in the learner's own kernel, and the reference

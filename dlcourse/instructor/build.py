@@ -3,15 +3,21 @@
 Needs the instructor's tools: ``python -m pip install -e ".[instructor]"`` (nbgrader, nbformat, nbclient).
 Finds the course from the working directory (the repository, or any folder inside it) or from ``--course``.
 
-    python -m dlcourse build            # regenerate labs/ and solutions/ from course/source
-    python -m dlcourse build --check    # exit 1, naming the notebooks, when either is out of date
-    python -m dlcourse build 01-neuron  # only the named labs
+    python -m dlcourse build                 # rebuild the labs whose source or package changed since their build
+    python -m dlcourse build --lab 01-neuron # rebuild this lab (repeatable), changed or not
+    python -m dlcourse build --all           # rebuild every lab
+    python -m dlcourse build --check         # exit 1, naming the notebooks, when either is out of date
 
 labs/NN-topic.ipynb is what ``nbgrader generate_assignment`` releases: solutions replaced by stubs,
 hidden tests removed, no outputs, nbgrader's metadata and checksums kept so a learner's copy can be
 autograded. solutions/NN-topic.ipynb is the source with hidden tests removed (nbgrader's own
 ClearHiddenTests), executed top to bottom, outputs kept. ``--check`` compares the labs exactly and the
 solutions cell by cell (sources, not outputs: those hold timings and progress bars).
+
+A solution carries a build record (fingerprint.py): what it was built from and how long that took. The
+build says which labs it will rebuild, why and about how long it will take before it starts, and writes a
+notebook only when it differs from the one on disk by more than what varies between runs (reruns.py), so a
+rebuild of an unchanged lab leaves no diff.
 """
 
 from __future__ import annotations
@@ -25,10 +31,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from dlcourse.instructor import release
+from dlcourse.instructor import fingerprint, release, reruns
 
 INSTALL_HINT = 'python -m pip install -e ".[instructor]" (from the repository)'
 EXECUTION_TIMEOUT = 120  # seconds per cell while building solutions; the labs aim far lower
+FIRST_BUILD_SECONDS = 120  # a guess for a lab never timed: the nine took 16.5 min in all on two cores
 
 
 class CourseNotFound(Exception):
@@ -97,13 +104,17 @@ def solution_notebook(name: str, root: Path | None = None, execute: bool = True)
     if execute:
         from nbclient import NotebookClient
 
+        from dlcourse.kernel_transport import kernel_config
+
         env_backend = os.environ.get("MPLBACKEND")
         os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
         try:
             NotebookClient(
                 nb,
+                config=kernel_config(),  # encrypted: no "running over TCP without encryption" warning
                 timeout=EXECUTION_TIMEOUT,
                 kernel_name="python3",
+                record_timing=False,  # no timestamps in the cells' metadata: they would differ every build
                 resources={"metadata": {"path": str(source.parent)}},
             ).execute()
         finally:
@@ -111,7 +122,7 @@ def solution_notebook(name: str, root: Path | None = None, execute: bool = True)
                 os.environ.pop("MPLBACKEND", None)
             else:
                 os.environ["MPLBACKEND"] = env_backend
-    return nb
+    return reruns.settled(nb, name) if execute else nb
 
 
 def _comparable(nb, with_outputs: bool) -> list:
@@ -169,15 +180,127 @@ def stamp_release(names: list[str], root: Path) -> list[str]:
     return changed
 
 
-def build(names: list[str], root: Path | None = None) -> None:
+def _solution_differs(name: str, root: Path) -> str | None:
+    """Why solutions/<name>.ipynb must be rebuilt whatever its record says: missing, not executed, or cells
+    that differ from the source's (edited by hand, or built before the source changed)."""
+    import nbformat
+
+    path = root / "solutions" / f"{name}.ipynb"
+    if not path.exists():
+        return f"solutions/{name}.ipynb is missing"
+    nb = nbformat.read(path, as_version=4)
+    if _comparable(nb, False) != _comparable(solution_notebook(name, root, execute=False), False):
+        return f"the cells of solutions/{name}.ipynb differ from course/source"
+    if not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
+        return f"solutions/{name}.ipynb was not executed"
+    return None
+
+
+def _recorded(name: str, root: Path) -> dict | None:
+    import nbformat
+
+    path = root / "solutions" / f"{name}.ipynb"
+    return nbformat.read(path, as_version=4).metadata.get(fingerprint.RECORD) if path.exists() else None
+
+
+def plan(names: list[str], root: Path, forced: set[str] = frozenset()) -> dict[str, list[str]]:
+    """The labs among ``names`` to build, each with why: named in ``forced``, a generated notebook missing
+    or unlike its source, or its inputs changed since its build record. Labs that need nothing are left out."""
+    reasons = {}
+    for name in names:
+        why = ["named with --lab"] if name in forced else []
+        if not (root / "labs" / f"{name}.ipynb").exists():
+            why.append(f"labs/{name}.ipynb is missing")
+        differs = _solution_differs(name, root)
+        why += [differs] if differs else fingerprint.changes(_recorded(name, root), name, root)
+        if why:
+            reasons[name] = why
+    return reasons
+
+
+def duration(seconds: float) -> str:
+    """'45 s', '3 min', '1 h 05 min'."""
+    seconds = round(seconds)
+    if seconds < 90:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def estimate(reasons: dict[str, list[str]], root: Path) -> tuple[float, list[str]]:
+    """About how long building these labs takes (each as long as its last build, FIRST_BUILD_SECONDS for a
+    lab never built with a record), and one line per lab saying why and how long."""
+    total, lines = 0.0, []
+    for name, why in reasons.items():
+        seconds = (_recorded(name, root) or {}).get("seconds")
+        took = f"last build {duration(seconds)}" if seconds is not None else "not timed before"
+        total += FIRST_BUILD_SECONDS if seconds is None else seconds
+        lines.append(f"  {name}: {'; '.join(why)} ({took})")
+    return total, lines
+
+
+def _write_if_changed(nb, path: Path) -> bool:
+    """Write ``nb`` to ``path`` unless the file already holds exactly that; whether it wrote."""
+    import nbformat
+
+    nbformat.validate(nb)
+    text = nbformat.writes(nb)
+    text += "" if text.endswith("\n") else "\n"  # as nbformat.write ends a file
+    if path.exists() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return True
+
+
+def build_lab(name: str, root: Path) -> list[str]:
+    """Generate labs/<name>.ipynb and run solutions/<name>.ipynb; returns the paths it wrote.
+
+    A solution whose run shows what the one on disk shows (up to timings, widget ids and timestamps) is
+    kept as it is, its build record brought up to date if its inputs changed: no diff when nothing did.
+    """
+    import nbformat
+
+    start = time.perf_counter()
+    written = []
+    if _write_if_changed(student_notebook(name, root), root / "labs" / f"{name}.ipynb"):
+        written.append(f"labs/{name}.ipynb")
+    new = solution_notebook(name, root)
+    path = root / "solutions" / f"{name}.ipynb"
+    old = nbformat.read(path, as_version=4) if path.exists() else None
+    record = fingerprint.record(name, root, time.perf_counter() - start)
+    if old is not None and reruns.same_run(old, new, name):  # (cells and outputs alike)
+        kept = old.metadata.get(fingerprint.RECORD) or {}
+        if {k: kept.get(k) for k in ("source", "package")} == {k: record[k] for k in ("source", "package")}:
+            return written  # the same inputs and the same outputs: leave the file alone, timing included
+        new = old  # the same outputs from changed inputs: keep them, with a record of the new inputs
+    new.metadata[fingerprint.RECORD] = record
+    if _write_if_changed(new, path):
+        written.append(f"solutions/{name}.ipynb")
+    return written
+
+
+def build(names: list[str], root: Path | None = None, forced: set[str] = frozenset()) -> None:
+    """Stamp the release into the sources, then rebuild the labs among ``names`` that need it (``plan``) or
+    are named in ``forced``, saying which, why and about how long before starting."""
     root = root or find_root()
     for path in stamp_release(names, root):
         print(f"stamped {path} with {release.REPOSITORY} {release.release_tag()}")
-    for name in names:
+    reasons = plan(names, root, forced)
+    if not reasons:
+        print(
+            f"up to date: labs/ and solutions/ of {len(names)} lab(s) were built from what course/source and "
+            "the dlcourse package hold now; `--lab NN-topic` rebuilds one anyway"
+        )
+        return
+    total, lines = estimate(reasons, root)
+    print(f"building {len(reasons)} of {len(names)} lab(s), about {duration(total)} in all:", *lines, sep="\n")
+    print("(each lab: nbgrader makes labs/, then the solution runs top to bottom)", flush=True)
+    for name in reasons:
         start = time.perf_counter()
-        _write(student_notebook(name, root), root / "labs" / f"{name}.ipynb")
-        _write(solution_notebook(name, root), root / "solutions" / f"{name}.ipynb")
-        print(f"built {name} in {time.perf_counter() - start:.1f} s: labs/{name}.ipynb, solutions/{name}.ipynb")
+        written = build_lab(name, root)
+        said = ", ".join(written) if written else "nothing changed"
+        print(f"built {name} in {duration(time.perf_counter() - start)}: {said}", flush=True)
 
 
 def stale(names: list[str], root: Path | None = None) -> list[str]:
@@ -214,11 +337,19 @@ def stale(names: list[str], root: Path | None = None) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="dlcourse build",
-        description="Generate labs/ and solutions/ from course/source.",
+        description="Generate labs/ and solutions/ from course/source, rebuilding only the labs that changed.",
         epilog=f"Instructors only; needs {INSTALL_HINT}. "
         "Run from the repository, or name the course folder with --course.",
     )
-    parser.add_argument("labs", nargs="*", help="lab names such as 01-neuron (default: all)")
+    parser.add_argument("labs", nargs="*", help="the same as --lab for each")
+    parser.add_argument(
+        "--lab",
+        action="append",
+        default=[],
+        metavar="NN-topic",
+        help="rebuild this lab, changed or not (repeatable); with --check: check only these",
+    )
+    parser.add_argument("--all", action="store_true", help="rebuild every lab, changed or not")
     parser.add_argument(
         "--check", action="store_true", help="fail, naming the notebooks, if labs/ or solutions/ is out of date"
     )
@@ -236,18 +367,24 @@ def main(argv: list[str] | None = None) -> int:
     except CourseNotFound as err:
         parser.error(str(err))
     available = lab_names(root)
-    unknown = sorted(set(args.labs) - set(available))
+    named = list(dict.fromkeys(args.labs + args.lab))
+    unknown = sorted(set(named) - set(available))
     if unknown:
         parser.error(f"no such lab(s) in course/source: {', '.join(unknown)}; available: {', '.join(available)}")
-    names = args.labs or available
     if args.check:
+        names = named or available
+        print(f"checking {len(names)} lab(s) against course/source (nbgrader makes each student version) ...")
         problems = stale(names, root)
         for p in problems:
             print(f"out of date: {p}", file=sys.stderr)
         if problems:
-            print("run `python -m dlcourse build` and commit labs/ and solutions/", file=sys.stderr)
+            # Named: a default build goes by the build records and would not notice a hand-edited labs/ file.
+            stale_labs = [n for n in names if any(f"{n}.ipynb" in p for p in problems)]
+            command = "python -m dlcourse build" + "".join(f" --lab {n}" for n in stale_labs)
+            print(f"run `{command}` and commit labs/ and solutions/", file=sys.stderr)
             return 1
         print(f"up to date: {', '.join(names)}")
         return 0
-    build(names, root)
+    forced = set(available) if args.all else set(named)
+    build(named or available, root, forced)
     return 0

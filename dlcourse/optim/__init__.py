@@ -1,7 +1,7 @@
 """Optimisers for ``dlcourse.nn`` parameters, with the exact update rules of ``torch.optim``.
 
 Each ``step()`` reads ``param.grad`` and updates ``param.data`` in place with a rule from
-``dlcourse.update_rules``; the state (momentum buffers, running averages) lives in the optimiser, one dict
+``dlcourse.optim.rules``; the state (momentum buffers, running averages) lives in the optimiser, one dict
 per parameter, as in torch.
 """
 
@@ -12,7 +12,7 @@ from . import rules
 
 
 class Optimizer:
-    """Applies one of ``dlcourse.update_rules`` to every parameter, keeping one state dict per parameter."""
+    """Applies one of ``dlcourse.optim.rules`` to every parameter, keeping one state dict per parameter."""
 
     def __init__(self, params, lr):
         self.params = list(params)

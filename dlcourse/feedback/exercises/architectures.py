@@ -8,7 +8,7 @@ import numpy as np
 from ... import architectures
 from ...reference import architectures as reference
 from ..mistakes import Mistake
-from .base import TORCH_MODULE, Case, Exercise
+from .base import TORCH_MODULE, Case, Exercise, behaviour_case
 from .network import SMALL_STACK, _random_stack
 
 EXERCISES: list[Exercise] = []  # this module's exercises, in the order the lab meets them
@@ -154,17 +154,48 @@ def _block_cases(rng, hidden):
         c = int(rng.integers(1, 9))
         cases.append(Case({"in_channels": c, "out_channels": int(rng.integers(1, 17)),
                            "num_convs": int(rng.integers(1, 5)), "input_shape": (c, 10, 14)}))  # fmt: skip
-    return cases
+    return cases + [behaviour_case(rng, c) for c in cases]
 
 
-def _vgg_block_with(in_channels, out_channels, num_convs, *, bias=True, pool=True, all_from_input=False):
+def _hollow(layers, output_shape):
+    """A module that holds ``layers`` and returns zeros of ``output_shape(x)`` without running them."""
+    import torch
+    from torch import nn
+
+    class Hollow(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = layers
+
+        def forward(self, x):
+            return torch.zeros(output_shape(x))
+
+    return Hollow()
+
+
+def _vgg_block_with(in_channels, out_channels, num_convs, *, bias=True, pool="last", all_from_input=False,
+                    last_relu=True, zeros=False):  # fmt: skip
     from torch import nn
 
     layers = []
     for i in range(num_convs):
         cin = in_channels if i == 0 or all_from_input else out_channels
         layers += [nn.Conv2d(cin, out_channels, 3, padding=1, bias=bias), nn.ReLU()]
-    return nn.Sequential(*layers, *([nn.MaxPool2d(2)] if pool else []))
+    if not last_relu:
+        layers.pop()
+    if zeros:
+        return _hollow(nn.Sequential(*layers), lambda x: (len(x), out_channels, x.shape[2] // 2, x.shape[3] // 2))
+    if pool == "first":
+        return nn.Sequential(nn.MaxPool2d(2), *layers)
+    return nn.Sequential(*layers, *([nn.MaxPool2d(2)] if pool == "last" else []))
+
+
+def _vgg_mistake(name, hint, **changes):
+    return Mistake(
+        name,
+        hint,
+        lambda in_channels, out_channels, num_convs: _vgg_block_with(in_channels, out_channels, num_convs, **changes),
+    )
 
 
 EXERCISES.append(
@@ -174,19 +205,25 @@ EXERCISES.append(
         _block_cases,
         **TORCH_MODULE,
         mistakes=[
-            Mistake(
-                "no_pool",
-                "a VGG block ends with a 2x2 max pool, which halves the height and width",
-                lambda in_channels, out_channels, num_convs: _vgg_block_with(
-                    in_channels, out_channels, num_convs, pool=False
-                ),
+            _vgg_mistake(
+                "no_pool", "a VGG block ends with a 2x2 max pool, which halves the height and width", pool=None
             ),
-            Mistake(
-                "no_bias",
-                "keep the convolutions' biases (nn.Conv2d has them by default)",
-                lambda in_channels, out_channels, num_convs: _vgg_block_with(
-                    in_channels, out_channels, num_convs, bias=False
-                ),
+            _vgg_mistake("no_bias", "keep the convolutions' biases (nn.Conv2d has them by default)", bias=False),
+            _vgg_mistake(
+                "returns_zeros",
+                "the block must apply its layers to x: yours returns the same zeros whatever the input and the weights",
+                zeros=True,
+            ),
+            _vgg_mistake(
+                "pool_first",
+                "the convolutions come first and the 2x2 max pool last: pooling first throws away three pixels "
+                "in four before any convolution sees them",
+                pool="first",
+            ),
+            _vgg_mistake(
+                "no_relu_after_last_conv",
+                "every convolution is followed by ReLU, the last one too (before the pool)",
+                last_relu=False,
             ),
         ],
     )
@@ -194,35 +231,55 @@ EXERCISES.append(
 
 
 def _inception_module_cases(rng, hidden):
+    """The widths of the four 1x1 convolutions (c1, r3, r5, pool_proj) differ in every case, so that the layers
+    of the learner's module and the reference's pair up whatever order the branches run in."""
     cases = [
-        Case({"in_channels": 16, "c1": 8, "r3": 4, "c3": 8, "r5": 2, "c5": 4, "pool_proj": 4,
+        Case({"in_channels": 16, "c1": 8, "r3": 4, "c3": 8, "r5": 2, "c5": 4, "pool_proj": 6,
               "input_shape": (16, 12, 12)}, "a small module"),
         Case({"in_channels": 3, "c1": 2, "r3": 5, "c3": 6, "r5": 1, "c5": 3, "pool_proj": 7,
               "input_shape": (3, 9, 7)}, "reductions wider than their input"),
     ]  # fmt: skip
     if hidden:
         c = int(rng.integers(1, 33))
-        sizes = {k: int(rng.integers(1, 17)) for k in ("c1", "r3", "c3", "r5", "c5", "pool_proj")}
+        widths = dict(zip(("c1", "r3", "r5", "pool_proj"), (int(w) for w in rng.choice(16, 4, replace=False) + 1)))
+        sizes = {**widths, "c3": int(rng.integers(1, 17)), "c5": int(rng.integers(1, 17))}
         cases.append(Case({"in_channels": c, **sizes, "input_shape": (c, 7, 9)}))
-    return cases
+    return cases + [behaviour_case(rng, c) for c in cases]
 
 
-def _inception_without_pool_projection(in_channels, c1, r3, c3, r5, c5, pool_proj):
+def _inception_module_with(in_channels, c1, r3, c3, r5, c5, pool_proj, *, mistake=None):
     import torch
     from torch import nn
 
-    class PoolPassesThrough(nn.Module):
+    def conv(cin, cout, k, relu=True):
+        return [nn.Conv2d(cin, cout, k, padding=k // 2), *([nn.ReLU()] if relu else [])]
+
+    reduce_relu = mistake != "no_relu_after_reductions"
+    pool = nn.AvgPool2d(3, 1, 1) if mistake == "average_pool_branch" else nn.MaxPool2d(3, 1, 1)
+
+    class Wrong(nn.Module):
         def __init__(self):
             super().__init__()
-            self.b1 = nn.Conv2d(in_channels, c1, 1)
-            self.b3 = nn.Sequential(nn.Conv2d(in_channels, r3, 1), nn.Conv2d(r3, c3, 3, padding=1))
-            self.b5 = nn.Sequential(nn.Conv2d(in_channels, r5, 1), nn.Conv2d(r5, c5, 5, padding=2))
-            self.pool = nn.MaxPool2d(3, 1, 1)
+            self.b1 = nn.Sequential(*conv(in_channels, c1, 1))
+            self.b3 = nn.Sequential(*conv(in_channels, r3, 1, reduce_relu), *conv(r3, c3, 3))
+            self.b5 = nn.Sequential(*conv(in_channels, r5, 1, reduce_relu), *conv(r5, c5, 5))
+            self.pool = nn.Sequential(
+                pool, *([] if mistake == "pool_projection_forgotten" else conv(in_channels, pool_proj, 1))
+            )
 
         def forward(self, x):
-            return torch.cat([self.b1(x), self.b3(x), self.b5(x), self.pool(x)], 1)
+            if mistake == "returns_zeros":
+                return torch.zeros(len(x), c1 + c3 + c5 + pool_proj, *x.shape[2:])
+            branches = [self.b1(x), self.b3(x), self.b5(x), self.pool(x)]
+            if mistake == "branches_out_of_order":
+                branches = [branches[1], branches[0], branches[3], branches[2]]
+            return torch.cat(branches, 1)
 
-    return PoolPassesThrough()
+    return Wrong()
+
+
+def _inception_module_mistake(name, hint):
+    return Mistake(name, hint, lambda *args, **kwargs: _inception_module_with(*args, **kwargs, mistake=name))
 
 
 EXERCISES.append(
@@ -232,10 +289,26 @@ EXERCISES.append(
         _inception_module_cases,
         **TORCH_MODULE,
         mistakes=[
-            Mistake(
-                "pool_projection_forgotten",
-                "the pool branch ends with a 1x1 convolution to pool_proj channels",
-                _inception_without_pool_projection,
+            _inception_module_mistake(
+                "pool_projection_forgotten", "the pool branch ends with a 1x1 convolution to pool_proj channels"
+            ),
+            _inception_module_mistake(
+                "returns_zeros",
+                "forward must run the four branches on x and concatenate their outputs: yours returns the same "
+                "zeros whatever the input and the weights",
+            ),
+            _inception_module_mistake(
+                "branches_out_of_order",
+                "concatenate the branches in the order the exercise lists them: the 1x1 branch, then 3x3, then "
+                "5x5, then the pool branch",
+            ),
+            _inception_module_mistake(
+                "no_relu_after_reductions",
+                "every convolution is followed by ReLU, the 1x1 reductions before the 3x3 and the 5x5 too",
+            ),
+            _inception_module_mistake(
+                "average_pool_branch",
+                "the pool branch max-pools (3x3, stride 1, padding 1) before its 1x1 convolution",
             ),
         ],
     )

@@ -9,7 +9,7 @@ from ... import functional as F
 from ...models import LeNet5
 from ...reference import cnn
 from ..mistakes import Mistake
-from .base import TORCH_MODULE, Case, Exercise
+from .base import TORCH_MODULE, Case, Exercise, behaviour_case
 
 EXERCISES: list[Exercise] = []  # this module's exercises, in the order the lab meets them
 
@@ -481,30 +481,53 @@ EXERCISES.append(
 
 
 def _module_cases(rng, hidden):
+    """Structure cases first (shapes and parameter counts, cheap and telling), then each one's behaviour."""
     cases = [Case({"num_classes": 10, "in_channels": 1}, "LeNet5()"), Case({"num_classes": 3, "in_channels": 1})]
     if hidden:
         cases.append(Case({"num_classes": int(rng.integers(2, 30)), "in_channels": int(rng.integers(2, 5))}))
-    return cases
+    return cases + [behaviour_case(rng, c) for c in cases]
 
 
-def _lenet_with(num_classes=10, in_channels=1, *, bias=True, padding=2):
+def _lenet_with(num_classes=10, in_channels=1, *, bias=True, padding=2, pool="max", hidden_relu=True, last=None):
+    """LeNet-5 with one thing changed; ``last``: an activation after the scores, or "zeros" for a forward pass
+    that returns zeros of the right shape while holding every layer."""
+    import torch
     from torch import nn
 
     side = (28 + 2 * padding - 4) // 2 - 4  # after conv 5, pool 2, conv 5 (then pool 2 halves it)
-    return nn.Sequential(
+    pooling = nn.MaxPool2d if pool == "max" else nn.AvgPool2d
+    relu = [nn.ReLU()] if hidden_relu else []
+    layers = nn.Sequential(
         nn.Conv2d(in_channels, 6, 5, padding=padding, bias=bias),
         nn.ReLU(),
-        nn.MaxPool2d(2),
+        pooling(2),
         nn.Conv2d(6, 16, 5, bias=bias),
         nn.ReLU(),
-        nn.MaxPool2d(2),
+        pooling(2),
         nn.Flatten(),
         nn.Linear(16 * (side // 2) ** 2, 120, bias=bias),
-        nn.ReLU(),
+        *relu,
         nn.Linear(120, 84, bias=bias),
-        nn.ReLU(),
+        *relu,
         nn.Linear(84, num_classes, bias=bias),
+        *([nn.ReLU()] if last == "relu" else []),
     )
+    if last != "zeros":
+        return layers
+
+    class Hollow(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = layers
+
+        def forward(self, x):
+            return torch.zeros(len(x), num_classes)
+
+    return Hollow()
+
+
+def _lenet_mistake(name, hint, **changes):
+    return Mistake(name, hint, lambda num_classes=10, in_channels=1: _lenet_with(num_classes, in_channels, **changes))
 
 
 EXERCISES.append(
@@ -514,15 +537,38 @@ EXERCISES.append(
         _module_cases,
         **TORCH_MODULE,
         mistakes=[
-            Mistake(
+            _lenet_mistake(
                 "no_bias",
                 "keep the biases: nn.Conv2d and nn.Linear learn one per output channel or feature by default",
-                lambda num_classes=10, in_channels=1: _lenet_with(num_classes, in_channels, bias=False),
+                bias=False,
             ),
-            Mistake(
+            _lenet_mistake(
                 "no_padding",
                 "the first convolution pads by 2, so that 28x28 stays 28x28 and the flattened size is 16*5*5",
-                lambda num_classes=10, in_channels=1: _lenet_with(num_classes, in_channels, padding=0),
+                padding=0,
+            ),
+            _lenet_mistake(
+                "forward_returns_zeros",
+                "forward must apply your layers to x and return the last linear layer's output: yours returns "
+                "the same zeros whatever the input and the weights",
+                last="zeros",
+            ),
+            _lenet_mistake(
+                "average_pooling",
+                "pool with nn.MaxPool2d(2), the largest value of each 2x2 window, not its average",
+                pool="avg",
+            ),
+            _lenet_mistake(
+                "no_relu_between_linear_layers",
+                "a ReLU follows each of the first two linear layers (120 and 84 features); without it the three "
+                "linear layers collapse into one linear map",
+                hidden_relu=False,
+            ),
+            _lenet_mistake(
+                "relu_on_scores",
+                "the last linear layer's output are the class scores: no ReLU after it (it clips every negative "
+                "score to 0)",
+                last="relu",
             ),
         ],
     )

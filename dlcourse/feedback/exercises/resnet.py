@@ -10,7 +10,7 @@ from ...architectures import resnet18
 from ...models import BasicBlock
 from ...reference import resnet
 from ..mistakes import Mistake
-from .base import TORCH_MODULE, USES_TORCH, Case, Exercise
+from .base import TORCH_MODULE, USES_TORCH, Case, Exercise, behaviour_case
 
 EXERCISES: list[Exercise] = []  # this module's exercises, in the order the lab meets them
 
@@ -288,7 +288,7 @@ def _basic_block_cases(rng, hidden):
             Case({"in_channels": c, "out_channels": c + 3, "stride": 1, "input_shape": (c, 6, 6), "trace": True}),
             Case({"in_channels": c, "out_channels": c, "stride": 1, "input_shape": (c, 5, 5), "trace": True}),
         ]
-    return cases
+    return cases + [behaviour_case(rng, c) for c in cases]
 
 
 def _basic_block_with(in_channels, out_channels, stride=1, *, mistake=None):
@@ -300,23 +300,33 @@ def _basic_block_with(in_channels, out_channels, stride=1, *, mistake=None):
             super().__init__()
             s1, s2 = (1, stride) if mistake == "stride_on_conv2" else (stride, 1)
             bias = mistake == "conv_bias"
+            tracked = mistake != "batch_norm_without_running_statistics"
             self.conv1 = nn.Conv2d(in_channels, out_channels, 3, s1, 1, bias=bias)
-            self.bn1 = nn.BatchNorm2d(out_channels)
+            self.bn1 = nn.BatchNorm2d(out_channels, track_running_stats=tracked)
             self.conv2 = nn.Conv2d(out_channels, out_channels, 3, s2, 1, bias=bias)
-            self.bn2 = nn.BatchNorm2d(out_channels)
+            self.bn2 = nn.BatchNorm2d(out_channels, track_running_stats=tracked)
             self.shortcut = nn.Sequential()
             if mistake == "always_projection" or stride != 1 or in_channels != out_channels:
                 self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=bias))
                 if mistake != "projection_without_bn":
-                    self.shortcut.append(nn.BatchNorm2d(out_channels))
+                    self.shortcut.append(nn.BatchNorm2d(out_channels, track_running_stats=tracked))
 
         def forward(self, x):
-            out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
-            if mistake == "no_shortcut_in_forward":
+            if mistake == "batch_norm_declared_unused":
+                return torch.relu(self.conv2(torch.relu(self.conv1(x))) + self.shortcut(x))
+            if mistake == "relu_before_batch_norm":
+                out = self.bn1(torch.relu(self.conv1(x)))
+            else:
+                out = torch.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            if mistake == "no_shortcut_in_forward":  # (the shortcut never runs)
                 return torch.relu(out)
+            shortcut = self.shortcut[:1](x) if mistake == "shortcut_batch_norm_unused" else self.shortcut(x)
             if mistake == "skip_after_relu":
-                return torch.relu(out) + self.shortcut(x)
-            return torch.relu(out + self.shortcut(x))
+                return torch.relu(out) + shortcut
+            if mistake == "no_final_relu":
+                return out + shortcut
+            return torch.relu(out + shortcut)
 
     return Wrong()
 
@@ -354,6 +364,26 @@ EXERCISES.append(
             _block_mistake(
                 "skip_after_relu", "add the shortcut before the last ReLU: torch.relu(out + self.shortcut(x))"
             ),
+            _block_mistake(
+                "batch_norm_declared_unused",
+                "apply the batch norms you declared: conv1, bn1, ReLU, then conv2, bn2; a layer that forward never "
+                "calls changes nothing",
+            ),
+            _block_mistake(
+                "relu_before_batch_norm", "each layer is convolution, then batch norm, then ReLU: relu(bn1(conv1(x)))"
+            ),
+            _block_mistake(
+                "no_final_relu", "the block ends with a ReLU after the sum: relu(bn2(conv2(...)) + shortcut(x))"
+            ),
+            _block_mistake(
+                "shortcut_batch_norm_unused",
+                "the projection shortcut applies its batch norm after the 1x1 convolution: both, in that order",
+            ),
+            _block_mistake(
+                "batch_norm_without_running_statistics",
+                "keep nn.BatchNorm2d's defaults: in training it tracks running statistics of the batches, and in "
+                "eval mode it normalises with them",
+            ),
         ],
     )
 )
@@ -371,7 +401,12 @@ def _resnet_cases(rng, hidden):
                 {"num_classes": int(rng.integers(2, 200)), "in_channels": c, "input_shape": (c, 48, 40), "trace": True}
             )
         )
-    return cases
+    # One behaviour case (a ResNet-18 in float64 takes most of a second on each side), on the random case when
+    # hidden; 33 pixels is the smallest side that leaves the last stage 2x2 pixels, so that its batch norms
+    # see 8 values per channel (at 32, one per image: training mode would map each channel to +-1).
+    return cases + [
+        behaviour_case(rng, cases[-1], size=(33, 41)) if hidden else behaviour_case(rng, cases[0], size=(33, 33))
+    ]
 
 
 def _resnet18_with(num_classes=1000, in_channels=3, *, mistake=None):
@@ -380,7 +415,12 @@ def _resnet18_with(num_classes=1000, in_channels=3, *, mistake=None):
     blocks, channels = [], 64
     for stage, width in enumerate((64, 128, 256, 512)):
         for block in range(3 if mistake == "three_blocks" else 2):
-            blocks.append(BasicBlock(channels, width, 2 if stage and not block else 1))
+            stride = 2 if stage and not block else 1
+            blocks.append(
+                _basic_block_with(channels, width, stride, mistake="no_shortcut_in_forward")
+                if mistake == "no_skip_connections"
+                else BasicBlock(channels, width, stride)
+            )
             channels = width
     stem = (
         [nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)]
@@ -388,10 +428,11 @@ def _resnet18_with(num_classes=1000, in_channels=3, *, mistake=None):
         else [nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)]
     )
     pool = [] if mistake == "no_max_pool" else [nn.MaxPool2d(3, 2, 1)]
+    relu = [] if mistake == "no_stem_relu" else [nn.ReLU(inplace=True)]
+    head = nn.AdaptiveMaxPool2d(1) if mistake == "global_max_pool" else nn.AdaptiveAvgPool2d(1)
     return nn.Sequential(
-        *stem, nn.BatchNorm2d(64), nn.ReLU(inplace=True), *pool, *blocks,
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, num_classes),
-    )  # fmt: skip
+        *stem, nn.BatchNorm2d(64), *relu, *pool, *blocks, head, nn.Flatten(), nn.Linear(512, num_classes)
+    )
 
 
 def _resnet_mistake(name, hint):
@@ -410,6 +451,15 @@ EXERCISES.append(
             _resnet_mistake("three_blocks", "ResNet-18 has two BasicBlocks per stage: 4 stages x 2 blocks x 2 convs"),
             _resnet_mistake("small_stem", "the stem is a 7x7 convolution with stride 2 and padding 3 (64 filters)"),
             _resnet_mistake("no_max_pool", "after the stem comes a 3x3 max pool with stride 2 and padding 1"),
+            _resnet_mistake(
+                "no_skip_connections",
+                "every BasicBlock adds its shortcut before its last ReLU; without the skip connections ResNet-18 "
+                "is a plain 18-layer network",
+            ),
+            _resnet_mistake("no_stem_relu", "the stem is convolution, batch norm, ReLU, then the max pool"),
+            _resnet_mistake(
+                "global_max_pool", "the head averages each channel over the image: nn.AdaptiveAvgPool2d(1)"
+            ),
         ],
     )
 )

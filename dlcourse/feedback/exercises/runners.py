@@ -2,12 +2,16 @@
 
 A runner takes the learner's function and one case's inputs (plain data) and returns the outcome, a value or
 a dict of named values. Grading runs these inside the learner's sandboxed process, where no reference
-implementation exists, so this module imports NumPy alone (the training-loop runner imports the course's
-framework, which that exercise hands to the learner). The same runners run the reference and the catalogued
+implementation exists, so this module imports NumPy and the standard library alone (the training-loop runner
+imports the course's framework, which that exercise hands to the learner, and the runners of torch exercises
+import torch, which the sandbox has for them). The same runners run the reference and the catalogued
 mistakes in the grader, so both sides are called in exactly the same way.
 """
 
 from __future__ import annotations
+
+import contextlib
+import zlib
 
 import numpy as np
 
@@ -171,24 +175,50 @@ def train_steps(fn, kwargs):
     }
 
 
+# --- a torch.nn.Module the learner writes: its structure, then its behaviour ------------------------------------
+
+
 def torch_module(fn, kwargs):
-    """Build the learner's module and read its structure: output shape on a batch of two, parameter counts.
-    The case's input_shape (C, H, W), when it has one, is not passed to fn: it is what the module is fed. With
-    ``trace`` the output shapes of every Conv2d are read too (sorted, so the order branches run in does not
-    matter): that is where a stride on the wrong convolution shows. And the module is run once more in eval
-    mode with every conv and linear weight and bias set to zero and fresh batch-norm statistics, on a fixed
-    random input: what survives is what the forward pass adds without weights (a residual block's identity
-    shortcut, and where its ReLU sits), which no parameter count can see."""
+    """Build the learner's module from the case's arguments and read its structure or, when the case carries a
+    ``weights_seed`` and an input ``x``, its behaviour (``module_behaviour``).
+
+    Structure: the output shape for a batch of two of the case's ``input_shape`` (C, H, W; not passed to fn),
+    the parameter count and the shape of every parameter tensor (sorted: names and order are the learner's),
+    and with ``trace`` the output shape of every Conv2d (sorted, so the order branches run in does not
+    matter): that is where a stride on the wrong convolution shows. The exercises put their structure cases
+    first, so a module built wrong is told so before its outputs are compared."""
     import torch
 
     kwargs = dict(kwargs)
     input_shape = kwargs.pop("input_shape", (kwargs.get("in_channels", 1), 28, 28))
     trace = kwargs.pop("trace", False)
-    model = fn(**kwargs)
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(
-            f"{getattr(fn, '__name__', 'it')}(...) must build a torch.nn.Module, got {type(model).__name__}"
-        )
+    seed, x = kwargs.pop("weights_seed", None), kwargs.pop("x", None)
+    with _one_thread(torch):
+        model = fn(**kwargs)
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(
+                f"{getattr(fn, '__name__', 'it')}(...) must build a torch.nn.Module, got {type(model).__name__}"
+            )
+        if seed is not None:
+            return module_behaviour(model, x, seed)
+        return _module_structure(model, input_shape, trace)
+
+
+@contextlib.contextmanager
+def _one_thread(torch):
+    """Run torch on one thread, then restore the learner's setting. These inputs are small, and on a busy
+    two-core machine torch's worker threads spin: a ResNet-18 forward pass took 30 times longer on two."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _module_structure(model, input_shape, trace):
+    import torch
+
     shapes = []
     hooks = [
         m.register_forward_hook(lambda module, inputs, output: shapes.append(tuple(output.shape[1:])))
@@ -197,30 +227,193 @@ def torch_module(fn, kwargs):
     ]
     try:
         with torch.no_grad():
-            out = model(torch.zeros(2, *input_shape))
+            out = _tensor_output(model(torch.zeros(2, *input_shape)))
     finally:
         for hook in hooks:
             hook.remove()
-    sizes = sorted(p.numel() for p in model.parameters())
+    shapes_of_tensors = [tuple(p.shape) for p in model.parameters()]
+    width = max([4, *(len(s) for s in shapes_of_tensors)])  # conv kernels have four dimensions
+    table = sorted(s + (0,) * (width - len(s)) for s in shapes_of_tensors)
     result = {
         "output shape for a batch of two": np.array(tuple(out.shape)),
-        "parameters": np.int64(sum(sizes)),
-        "parameter tensor sizes (sorted)": np.array(sizes, dtype=np.int64),
+        "parameters": np.int64(sum(p.numel() for p in model.parameters())),
+        "parameter tensor shapes, sorted (a row per tensor, padded with 0)": np.array(table, dtype=np.int64).reshape(
+            -1, width
+        ),
     }
     if trace:
         result["Conv2d output shapes (C, H, W), sorted"] = np.array(sorted(shapes), dtype=np.int64).reshape(-1, 3)
-        probe = torch.as_tensor(np.random.default_rng(0).standard_normal((2, *input_shape)), dtype=torch.float32)
-        with torch.no_grad():
-            for m in model.modules():
-                if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
-                    m.weight.zero_()
-                    if m.bias is not None:
-                        m.bias.zero_()
-                elif isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                    m.reset_running_stats()  # the forward pass above updated them with what the weights gave
-            model.eval()
-            result["output with every conv and linear weight zeroed (eval mode)"] = model(probe).numpy()
     return result
+
+
+def _tensor_output(out):
+    import torch
+
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"forward must return a tensor, got {type(out).__name__}")
+    return out
+
+
+def module_behaviour(model, x, seed):
+    """What a module computes, with weights that both sides of the comparison draw alike.
+
+    Every layer (a module holding parameters of its own: nn.Conv2d, nn.BatchNorm2d, nn.Linear) gets weights
+    drawn from ``seed`` and its key (``module_layers``), batch-norm running statistics included, in float64.
+    Then the module runs on x (N, C, H, W) in training mode; the loss sum(output * g), g a fixed random array
+    of the output's shape, is differentiated with respect to x and every parameter; the module runs again on
+    x in eval mode, where batch norm uses the running statistics that the first pass updated. The reference
+    runs through this same function on the same case, so wherever the learner's layers match the reference's
+    they hold the same weights, and only a case's seed crosses to the learner's process, never weights."""
+    import torch
+
+    first = next((p for p in model.parameters() if p.is_floating_point()), None)
+    probe = torch.tensor(x, dtype=first.dtype if first is not None else torch.float32)
+    layers = module_layers(model, probe)
+    model.double()
+    _load_weights(layers, seed)
+    model.train()
+    inputs = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    with torch.enable_grad():
+        out = _tensor_output(model(inputs))
+        g = torch.from_numpy(np.random.default_rng([seed, 1]).standard_normal(tuple(out.shape)))
+        loss = (out.double() * g).sum()
+        if loss.requires_grad:  # a module whose output ignores x and every weight has no gradient at all
+            loss.backward()
+    norms = [m for m, _, _ in layers if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    statistics = [s.detach().double().numpy().ravel() for m in norms for s in (m.running_mean, m.running_var)
+                  if s is not None]  # fmt: skip
+    rows = []  # per tensor: the gradient's norm and its dot product with the (random) parameter itself
+    model.eval()
+    with torch.no_grad():
+        for module, _, _ in layers:
+            for p in module.parameters(recurse=False):
+                grad = p.grad if p.grad is not None else torch.zeros_like(p)
+                rows.append((float(grad.norm()), float((grad * p).sum())))
+        evaluated = _tensor_output(model(torch.tensor(x, dtype=torch.float64)))
+    return {
+        "output in training mode": out.detach().double().numpy(),
+        "gradient of sum(output * r) with respect to x (r: a fixed random array)": (
+            inputs.grad.numpy() if inputs.grad is not None else np.zeros(np.shape(x), dtype=np.float64)
+        ),
+        "gradient with respect to each parameter tensor (its norm, its dot product with the tensor)": np.array(
+            rows, dtype=np.float64
+        ).reshape(-1, 2),
+        "batch-norm running means and variances after the training-mode pass": np.concatenate(
+            statistics or [np.zeros(0)]
+        ),
+        "output in eval mode, after the training-mode pass": evaluated.double().numpy(),
+    }
+
+
+NEVER_RUN = "never run"
+
+
+def module_layers(model, x) -> list[tuple]:
+    """(module, key, rank) for every module of ``model`` that holds parameters of its own, in the order that
+    ``module_behaviour`` reports them (sorted by key, then rank).
+
+    A layer's key is the shapes of its parameters and of the layers whose outputs reach its input, found in
+    the autograd graph of one training-mode forward pass on x. So the key does not depend on the names a
+    learner gives, nor on the order in which independent branches run (a shortcut computed before or after
+    the block's main path). Layers with equal keys are ranked by the order in which they first run, which
+    the data flow fixes except between twin branches, which the cases avoid (Inception's 1x1 convolutions
+    all differ in width); a layer that never runs is keyed as such and ranked by its place in the module."""
+    import torch
+
+    owners = [m for m in model.modules() if any(True for _ in m.parameters(recurse=False))]  # lazy ones too
+    inputs_at_first_call = {}  # module -> the autograd nodes of its inputs, in the order modules first ran
+    made_by = {}  # autograd node of a layer's output -> that layer
+
+    def before(module, args):
+        if module not in inputs_at_first_call:
+            inputs_at_first_call[module] = [t.grad_fn for t in _tensors(args)]
+
+    def after(module, args, output):
+        for t in _tensors(output):
+            if t.grad_fn is not None:
+                made_by.setdefault(t.grad_fn, module)  # recorded now: an in-place op later replaces t.grad_fn
+
+    hooks = [m.register_forward_pre_hook(before) for m in owners] + [m.register_forward_hook(after) for m in owners]
+    try:
+        with torch.enable_grad():
+            model.train()
+            model(x.requires_grad_())
+    finally:
+        for hook in hooks:
+            hook.remove()
+    keyed = []
+    for module, nodes in inputs_at_first_call.items():
+        upstream = sorted(_shapes(m) for m in _layers_upstream(nodes, made_by, module))
+        keyed.append((module, (_shapes(module), tuple(upstream))))
+    keyed += [(m, (_shapes(m), NEVER_RUN)) for m in owners if m not in inputs_at_first_call]
+    seen: dict[str, int] = {}
+    layers = []
+    for module, key in keyed:
+        rank = seen[repr(key)] = seen.get(repr(key), -1) + 1
+        layers.append((module, key, rank))
+    return sorted(layers, key=lambda layer: (repr(layer[1]), layer[2]))
+
+
+def _shapes(module) -> tuple:
+    return tuple(tuple(p.shape) for p in module.parameters(recurse=False))
+
+
+def _tensors(value) -> list:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _tensors(v)]
+    return []
+
+
+def _layers_upstream(nodes, made_by, module) -> list:
+    """The layers whose outputs reach these autograd nodes without passing through another layer."""
+    found, seen, todo = [], set(), list(nodes)
+    while todo:
+        node = todo.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        maker = made_by.get(node)
+        if maker is not None and maker is not module:
+            if all(maker is not f for f in found):
+                found.append(maker)
+            continue
+        todo += [n for n, _ in node.next_functions]
+    return found
+
+
+def _layer_stream(seed, key, rank):
+    """The random numbers of one layer: the same on both sides for the same case seed, key and rank."""
+    return np.random.default_rng([int(seed), zlib.crc32(repr(key).encode()), rank])
+
+
+def _load_weights(layers, seed) -> None:
+    """Weights of He's scale for weight matrices and kernels, scales near 1 for a layer's first vector
+    (batch norm's weight), small offsets for the others (biases); batch norm's running statistics too."""
+    import torch
+
+    with torch.no_grad():
+        for module, key, rank in layers:
+            rng = _layer_stream(seed, key, rank)
+            for i, p in enumerate(module.parameters(recurse=False)):
+                p.copy_(torch.from_numpy(np.asarray(_draw(rng, tuple(p.shape), first=i == 0))))
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and module.running_mean is not None:
+                module.running_mean.copy_(torch.from_numpy(rng.standard_normal(module.running_mean.shape) * 0.2))
+                module.running_var.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, module.running_var.shape)))
+                module.num_batches_tracked.zero_()
+
+
+def _draw(rng, shape, first):
+    if len(shape) >= 2:  # drawn in float32, twice as fast: ResNet-18 has 11 million weights
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(2.0 / max(1, np.prod(shape[1:]))))
+    if first and len(shape) == 1:
+        return rng.uniform(0.5, 1.5, shape)
+    return rng.standard_normal(shape) * 0.2
 
 
 BLOCK_KEYS = ("x", "conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight", "bn2.bias")
