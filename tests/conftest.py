@@ -62,3 +62,61 @@ def colab_kernel(tmp_path_factory):
         os.environ.pop("JUPYTER_PATH", None)
     else:
         os.environ["JUPYTER_PATH"] = previous
+
+
+# --- two workers (start.py --test runs pytest-xdist with --dist loadgroup) ----------------------------------------
+
+# Tests that share an expensive fixture run on one worker, so that it is made once: a lab's graded class, the
+# adversarial corpus, the class-grading course, the JupyterLab server, the Colab-like environment and the
+# solutions executed in it, the plain install, `dlcourse build --check`.
+SHARED_FIXTURES = {
+    "attacked": "adversarial",
+    "klass": "class-grading",
+    "jupyterlab": "browser",
+    "executed_solutions": "colab",
+    "colab_kernel": "colab",
+    "student_python": "install",
+    "build_check": "build-check",
+}
+# Tests that time something against a budget (a lab top to bottom in two minutes) have the machine to
+# themselves: the other worker waits between its tests until they are done.
+TIMED_FIXTURES = {"executed_solutions"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        group = next((SHARED_FIXTURES[n] for n in SHARED_FIXTURES if n in names), None)
+        if "graded" in names:  # tests/test_course.py: each lab's class is graded once, on first use
+            lab = getattr(item, "callspec", None) and item.callspec.params.get("lab")
+            group = f"graded-{lab or '01-neuron'}"  # a test without a lab reads lab 01's
+        if group and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group))
+        if names & TIMED_FIXTURES:
+            item.add_marker(pytest.mark.timed)
+
+
+_LOCKS: dict[str, object] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Under two xdist workers: every test, from the set-up of its fixtures (module-scoped ones included) to
+    their teardown, holds a shared lock on the run's lock file; a timed test an exclusive one (flock: it waits
+    until the other worker is between tests, which then waits for it to finish)."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        yield
+        return
+    import fcntl
+    import tempfile
+
+    if run not in _LOCKS:
+        _LOCKS[run] = open(Path(tempfile.gettempdir()) / f"dlcourse-tests-{run}.lock", "a")  # noqa: SIM115
+    lock = _LOCKS[run]
+    fcntl.flock(lock, fcntl.LOCK_EX if item.get_closest_marker("timed") else fcntl.LOCK_SH)
+    try:
+        yield
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
