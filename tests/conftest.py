@@ -11,6 +11,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from course_helpers import run_lock  # noqa: E402
 
 
 @pytest.fixture
@@ -78,13 +79,17 @@ SHARED_FIXTURES = {
     "student_python": "install",
     "build_check": "build-check",
 }
-# Tests that time something against a budget (a lab top to bottom in two minutes) have the machine to
-# themselves: the other worker waits between its tests until they are done.
-TIMED_FIXTURES = {"executed_solutions"}
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+@pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config, items):
+    # A wrapper: the groups are marked before any plain implementation runs, xdist's (which reads them into the
+    # test ids it schedules by) included. tests/test_workers.py checks that they take effect.
+    _mark_groups(items)
+    return (yield)
+
+
+def _mark_groups(items):
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         group = next((SHARED_FIXTURES[n] for n in SHARED_FIXTURES if n in names), None)
@@ -93,29 +98,21 @@ def pytest_collection_modifyitems(config, items):
             group = f"graded-{lab or '01-neuron'}"  # a test without a lab reads lab 01's
         if group and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(group))
-        if names & TIMED_FIXTURES:
-            item.add_marker(pytest.mark.timed)
-
-
-_LOCKS: dict[str, object] = {}
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     """Under two xdist workers: every test, from the set-up of its fixtures (module-scoped ones included) to
-    their teardown, holds a shared lock on the run's lock file; a timed test an exclusive one (flock: it waits
-    until the other worker is between tests, which then waits for it to finish)."""
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if not run:
+    their teardown, holds a shared lock on the run's lock file, so that a test can ask for the machine to itself
+    while it times something (course_helpers.machine_to_myself: it waits until the other worker is between
+    tests, which then waits for it)."""
+    lock = run_lock()
+    if lock is None:
         yield
         return
     import fcntl
-    import tempfile
 
-    if run not in _LOCKS:
-        _LOCKS[run] = open(Path(tempfile.gettempdir()) / f"dlcourse-tests-{run}.lock", "a")  # noqa: SIM115
-    lock = _LOCKS[run]
-    fcntl.flock(lock, fcntl.LOCK_EX if item.get_closest_marker("timed") else fcntl.LOCK_SH)
+    fcntl.flock(lock, fcntl.LOCK_SH)
     try:
         yield
     finally:
