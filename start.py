@@ -206,6 +206,16 @@ def _bubblewrap_advice() -> str:
     )
 
 
+def pytest_workers(args: list[str]) -> list[str]:
+    """Two pytest-xdist workers where there are two cores or more (most slow tests wait on one process: a kernel,
+    a browser, pip), unless the arguments choose (-n, --numprocesses, -p no:xdist). Tests that share an expensive
+    fixture run on one worker, and timing budgets get the machine to themselves (tests/conftest.py)."""
+    chosen = any(a in ("-n", "--numprocesses", "no:xdist") or a.startswith(("-n", "--numprocesses=")) for a in args)
+    if chosen or (os.cpu_count() or 1) < 2:
+        return []
+    return ["-n", "2", "--dist", "loadgroup"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     what = parser.add_mutually_exclusive_group()
@@ -224,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     extra = "test" if args.test else "lab,instructor" if args.instructor else "lab"
     python = install(args.venv.resolve(), extra)
     if args.test:
-        return subprocess.run([str(python), "-m", "pytest", *rest], cwd=ROOT).returncode
+        return subprocess.run([str(python), "-m", "pytest", *pytest_workers(rest), *rest], cwd=ROOT).returncode
     if args.instructor:
         activate = args.venv / ("Scripts\\activate" if os.name == "nt" else "bin/activate")
         print(

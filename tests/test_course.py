@@ -25,6 +25,7 @@ from course_helpers import (
     graded_cells,
     hidden_part,
     looping,
+    machine_to_myself,
     nbgrader_meta,
     noisy,
     scratch_config,
@@ -207,14 +208,15 @@ def executed_solutions(colab_kernel):
                     "import resource\nprint('PEAK_RSS_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
                 )
             )
-            start = time.perf_counter()
-            NotebookClient(
-                nb,
-                timeout=300,
-                kernel_name=colab_kernel,
-                resources={"metadata": {"path": str(ROOT / "course" / "source" / lab)}},
-            ).execute()
-            cache[lab] = (nb, time.perf_counter() - start)
+            with machine_to_myself():  # the two-minute budget is for a student's machine, not a shared one
+                start = time.perf_counter()
+                NotebookClient(
+                    nb,
+                    timeout=300,
+                    kernel_name=colab_kernel,
+                    resources={"metadata": {"path": str(ROOT / "course" / "source" / lab)}},
+                ).execute()
+                cache[lab] = (nb, time.perf_counter() - start)
         return cache[lab]
 
     return get

@@ -118,7 +118,17 @@ def _explore(lab, jupyterlab, shots, sync_playwright):
         page.get_by_role("menuitem", name="Run").click()
         page.get_by_text("Run All Cells", exact=True).click()
         sliders = page.locator(".widget-slider")
-        sliders.first.wait_for(timeout=600_000)
+        try:
+            sliders.first.wait_for(timeout=300_000)
+        except Exception as err:  # noqa: BLE001 - say what the page showed instead
+            page.screenshot(path=str(shots / f"{lab}-no-explorer.png"))
+            cells = page.evaluate(_CELLS_JS)
+            ran = sum(1 for c in cells if _count(c["prompt"]))
+            errors = [i for i, c in enumerate(cells) if "Traceback" in c["output"] or "Error" in c["output"]]
+            raise AssertionError(
+                f"no explorer after 300 s: kernel {page.evaluate(_KERNEL_JS)!r}, {ran} of {len(cells)} cells "
+                f"executed, errors in cells {errors} (screenshot {shots / f'{lab}-no-explorer.png'})"
+            ) from err
         page.wait_for_function(
             "document.querySelectorAll('.jp-Cell-inputArea .jp-InputPrompt').length > 0 && "
             "![...document.querySelectorAll('.jp-InputPrompt')]"

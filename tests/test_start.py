@@ -323,3 +323,12 @@ def test_readme_commands_from_a_fresh_clone_open_the_labs_and_grade_them(tmp_pat
     with Gradebook(f"sqlite:///{second / 'gradebook.db'}") as gb:
         with pytest.raises(MissingEntry):
             gb.find_submission("01-neuron", "model")
+
+
+def test_the_tests_run_on_two_workers_unless_the_arguments_choose(monkeypatch):
+    monkeypatch.setattr(start.os, "cpu_count", lambda: 2)
+    assert start.pytest_workers(["-m", "not slow"]) == ["-n", "2", "--dist", "loadgroup"]
+    for chosen in (["-n", "4"], ["-n0"], ["--numprocesses=3"], ["-p", "no:xdist"]):
+        assert start.pytest_workers(chosen) == [], chosen
+    monkeypatch.setattr(start.os, "cpu_count", lambda: 1)
+    assert start.pytest_workers([]) == []
