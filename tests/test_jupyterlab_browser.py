@@ -119,7 +119,10 @@ def _explore(lab, jupyterlab, shots, sync_playwright):
         page.get_by_text("Run All Cells", exact=True).click()
         sliders = page.locator(".widget-slider")
         try:
-            sliders.first.wait_for(timeout=300_000)
+            # Attached, not visible: JupyterLab leaves cells out of view unrendered (content-visibility), and Run
+            # All scrolls on past the explorer, so "visible" holds only while the cell passes by: a race that a
+            # loaded machine loses. Each explorer is scrolled into view below.
+            sliders.first.wait_for(state="attached", timeout=300_000)
         except Exception as err:  # noqa: BLE001 - say what the page showed instead
             page.screenshot(path=str(shots / f"{lab}-no-explorer.png"))
             cells = page.evaluate(_CELLS_JS)
@@ -298,12 +301,12 @@ def test_run_all_on_a_blank_lab_reaches_the_end(lab, jupyterlab, tmp_path):
             cell_nodes = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell")
             for i in explorers:
                 widget = cell_nodes.nth(i).locator(".jp-OutputArea .widget-vbox").first
-                try:
+                try:  # into view first: JupyterLab does not render cells out of view (content-visibility)
+                    widget.wait_for(state="attached", timeout=60_000 if finished else 1_000)
+                    widget.scroll_into_view_if_needed(timeout=10_000)
                     widget.locator("img").first.wait_for(timeout=60_000 if finished else 1_000)
                 except Exception:  # noqa: BLE001 - reported below with the cell's output
                     pass
-                if widget.count():
-                    widget.scroll_into_view_if_needed(timeout=10_000)
                 controls = widget.locator(
                     ".widget-slider, .widget-dropdown, .widget-select-multiple, .widget-text, "
                     ".widget-toggle-buttons, .widget-button, .widget-checkbox"
