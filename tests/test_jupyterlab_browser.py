@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -54,6 +55,7 @@ def jupyterlab(tmp_path_factory):
         for cell in nb.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
+        nb.metadata.pop("widgets", None)  # the executed solution's saved widget state: it has no outputs now
         nbformat.write(nb, work / f"{lab}.ipynb")
     (work / "blank").mkdir()
     for lab in LABS:  # the labs exactly as released to learners
@@ -111,27 +113,43 @@ def _explore(lab, jupyterlab, shots, sync_playwright):
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
         )
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        # A workspace of its own, so that JupyterLab does not reopen the notebooks of the previous test.
-        page.goto(f"{jupyterlab}/lab/workspaces/{lab}/tree/{lab}.ipynb?reset&token={TOKEN}")
-        page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
-        page.get_by_role("menuitem", name="Run").click()
-        page.get_by_text("Run All Cells", exact=True).click()
-        sliders = page.locator(".widget-slider")
-        try:
-            # Attached, not visible: JupyterLab leaves cells out of view unrendered (content-visibility), and Run
-            # All scrolls on past the explorer, so "visible" holds only while the cell passes by: a race that a
-            # loaded machine loses. Each explorer is scrolled into view below.
-            sliders.first.wait_for(state="attached", timeout=300_000)
-        except Exception as err:  # noqa: BLE001 - say what the page showed instead
-            page.screenshot(path=str(shots / f"{lab}-no-explorer.png"))
-            cells = page.evaluate(_CELLS_JS)
-            ran = sum(1 for c in cells if _count(c["prompt"]))
-            errors = [i for i, c in enumerate(cells) if "Traceback" in c["output"] or "Error" in c["output"]]
-            raise AssertionError(
-                f"no explorer after 300 s: kernel {page.evaluate(_KERNEL_JS)!r}, {ran} of {len(cells)} cells "
-                f"executed, errors in cells {errors} (screenshot {shots / f'{lab}-no-explorer.png'})"
-            ) from err
+        console: list[str] = []
+        page.on("console", lambda m: console.append(f"{m.type}: {m.text[:300]}"))
+        nb = nbformat.read(ROOT / "solutions" / f"{lab}.ipynb", as_version=4)
+        factory = re.compile(r"\b(?:" + "|".join(_explorer_factories()) + r")\(")
+        first_explorer = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and factory.search(c.source))
+        for attempt in (1, 2):
+            # A workspace of its own, so that JupyterLab does not reopen the notebooks of the previous test.
+            page.goto(f"{jupyterlab}/lab/workspaces/{lab}/tree/{lab}.ipynb?reset&token={TOKEN}")
+            page.wait_for_function(f"({_CELLS_JS})().length === {len(nb.cells)}", timeout=120_000)
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+            page.get_by_role("menuitem", name="Run").click()
+            page.get_by_text("Run All Cells", exact=True).click()
+            sliders = page.locator(".widget-slider")
+            try:
+                # Attached, not visible: JupyterLab leaves cells out of view unrendered (content-visibility), and
+                # Run All scrolls on past the explorer, so "visible" holds only while the cell passes by: a race
+                # that a loaded machine loses. Each explorer is scrolled into view below.
+                sliders.first.wait_for(state="attached", timeout=300_000)
+                break
+            except Exception as err:  # noqa: BLE001 - say what the page showed instead
+                page.screenshot(path=str(shots / f"{lab}-no-explorer-{attempt}.png"))
+                cells = page.evaluate(_CELLS_JS)
+                ran = sum(1 for c in cells if _count(c["prompt"]))
+                errors = [i for i, c in enumerate(cells) if "Traceback" in c["output"] or "Error" in c["output"]]
+                problems = [line for line in console if line.startswith(("error", "warning"))][-8:]
+                seen = (
+                    f"no explorer after 300 s (attempt {attempt}): kernel {page.evaluate(_KERNEL_JS)!r}, {ran} of "
+                    f"{len(cells)} cells executed, errors in cells {errors}; the first explorer's cell "
+                    f"({first_explorer}) shows {cells[first_explorer]['output'][:300]!r}; the browser's console: "
+                    f"{problems} (screenshot {shots / f'{lab}-no-explorer-{attempt}.png'})"
+                )
+                if attempt == 2:
+                    raise AssertionError(seen) from err
+                # Seen in CI only, on the first labs a freshly started server opened on a loaded machine: say what
+                # it was (the warnings summary shows it) and try once more on a fresh kernel.
+                warnings.warn(seen, stacklevel=1)
+                _shut_down_kernel(jupyterlab, f"{lab}.ipynb")
         page.wait_for_function(
             "document.querySelectorAll('.jp-Cell-inputArea .jp-InputPrompt').length > 0 && "
             "![...document.querySelectorAll('.jp-InputPrompt')]"
@@ -139,7 +157,6 @@ def _explore(lab, jupyterlab, shots, sync_playwright):
             timeout=600_000,  # the rest of the run (lab 07 trains two networks after its first explorer)
         )
         # The solved lab runs clean: every code cell executed, none shows an error.
-        nb = nbformat.read(ROOT / "solutions" / f"{lab}.ipynb", as_version=4)
         code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
         page.wait_for_function(f"({_CELLS_JS})().length === {len(nb.cells)}", timeout=60_000)
         cells = page.evaluate(_CELLS_JS)
