@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -44,6 +45,7 @@ def _browser_available():
 
 
 TOKEN = "dlcourse-test"
+SERVER_LOGS: dict[str, Path] = {}  # base URL -> the server's log
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +56,13 @@ def jupyterlab(tmp_path_factory):
         for cell in nb.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
+        nb.metadata.pop("widgets", None)  # the executed solution's saved widget state: it has no outputs now
         nbformat.write(nb, work / f"{lab}.ipynb")
     (work / "blank").mkdir()
     for lab in LABS:  # the labs exactly as released to learners
         shutil.copyfile(ROOT / "labs" / f"{lab}.ipynb", work / "blank" / f"{lab}.ipynb")
     port = free_port()
+    log = open(work / "jupyterlab.log", "wb")  # its tail goes into a failure's message
     server = subprocess.Popen(
         [
             sys.executable,
@@ -71,10 +75,11 @@ def jupyterlab(tmp_path_factory):
             f"--ServerApp.root_dir={work}",
             "--allow-root",
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
+    SERVER_LOGS[base] = work / "jupyterlab.log"
     for _ in range(120):
         try:
             urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=1)
@@ -88,6 +93,7 @@ def jupyterlab(tmp_path_factory):
     except subprocess.TimeoutExpired:  # a busy machine: do not leave the server behind
         server.kill()
         server.wait(timeout=30)
+    log.close()
 
 
 @pytest.mark.parametrize("lab", LABS)
@@ -105,54 +111,72 @@ def test_explorers_render_and_respond(lab, jupyterlab, tmp_path):
 
 
 def _explore(lab, jupyterlab, shots, sync_playwright):
+    nb = nbformat.read(ROOT / "solutions" / f"{lab}.ipynb", as_version=4)
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    factory = re.compile(r"\b(?:" + "|".join(_explorer_factories()) + r")\(")
+    explorer_cells = [i for i in code if factory.search(nb.cells[i].source)]
+    assert explorer_cells, f"{lab} has an explorer"
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=shutil.which("chromium"),
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
         )
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        # A workspace of its own, so that JupyterLab does not reopen the notebooks of the previous test.
-        page.goto(f"{jupyterlab}/lab/workspaces/{lab}/tree/{lab}.ipynb?reset&token={TOKEN}")
-        page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
-        page.get_by_role("menuitem", name="Run").click()
-        page.get_by_text("Run All Cells", exact=True).click()
-        sliders = page.locator(".widget-slider")
-        try:
-            sliders.first.wait_for(timeout=300_000)
-        except Exception as err:  # noqa: BLE001 - say what the page showed instead
-            page.screenshot(path=str(shots / f"{lab}-no-explorer.png"))
+        console: list[str] = []
+        page.on("console", lambda m: console.append(f"{m.type}: {m.text[:300]}"))
+        cell_nodes = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell")
+        for attempt in (1, 2):
+            # A workspace of its own, so that JupyterLab does not reopen the notebooks of the previous test.
+            page.goto(f"{jupyterlab}/lab/workspaces/{lab}-{attempt}/tree/{lab}.ipynb?reset&token={TOKEN}")
+            page.wait_for_function(f"({_CELLS_JS})().length === {len(nb.cells)}", timeout=120_000)
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+            page.get_by_role("menuitem", name="Run").click()
+            page.get_by_text("Run All Cells", exact=True).click()
+            # First the whole run (lab 07 trains two networks), then the explorers, each scrolled into view:
+            # JupyterLab leaves cells out of view unrendered (content-visibility), and waiting for a widget while
+            # Run All scrolls past it is a race that a loaded machine loses.
+            started = time.monotonic()
+            while time.monotonic() - started < RUN_ALL_TIMEOUT:
+                cells = page.evaluate(_CELLS_JS)
+                if page.evaluate(_KERNEL_JS) == "idle" and all(_count(cells[i]["prompt"]) for i in code):
+                    break
+                page.wait_for_timeout(1000)
             cells = page.evaluate(_CELLS_JS)
-            ran = sum(1 for c in cells if _count(c["prompt"]))
-            errors = [i for i, c in enumerate(cells) if "Traceback" in c["output"] or "Error" in c["output"]]
-            raise AssertionError(
-                f"no explorer after 300 s: kernel {page.evaluate(_KERNEL_JS)!r}, {ran} of {len(cells)} cells "
-                f"executed, errors in cells {errors} (screenshot {shots / f'{lab}-no-explorer.png'})"
-            ) from err
-        page.wait_for_function(
-            "document.querySelectorAll('.jp-Cell-inputArea .jp-InputPrompt').length > 0 && "
-            "![...document.querySelectorAll('.jp-InputPrompt')]"
-            ".some(e => e.textContent.includes('*'))",
-            timeout=600_000,  # the rest of the run (lab 07 trains two networks after its first explorer)
-        )
-        # The solved lab runs clean: every code cell executed, none shows an error.
-        nb = nbformat.read(ROOT / "solutions" / f"{lab}.ipynb", as_version=4)
-        code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-        page.wait_for_function(f"({_CELLS_JS})().length === {len(nb.cells)}", timeout=60_000)
-        cells = page.evaluate(_CELLS_JS)
-        unexecuted = [i for i in code if not _count(cells[i]["prompt"])]
-        errors = [i for i in code if "Traceback" in cells[i]["output"]]
-        if unexecuted or errors:
-            page.screenshot(path=str(shots / f"{lab}-solved-not-clean.png"))
-        assert not unexecuted, f"code cells {unexecuted} of the solved lab did not run"
-        assert not errors, f"cells {errors} of the solved lab show an error: {cells[errors[0]]['output'][:600]!r}"
-        explorers = page.locator(".widget-vbox")
-        assert explorers.count() >= 1
-        for i in range(explorers.count()):
-            explorer = explorers.nth(i)
+            # The solved lab runs clean: every code cell executed, none shows an error.
+            unexecuted = [i for i in code if not _count(cells[i]["prompt"])]
+            errors = [i for i in code if "Traceback" in cells[i]["output"]]
+            if unexecuted or errors:
+                page.screenshot(path=str(shots / f"{lab}-solved-not-clean.png"))
+            assert not unexecuted, f"code cells {unexecuted} of the solved lab did not run in {RUN_ALL_TIMEOUT}s"
+            assert not errors, f"cells {errors} of the solved lab show an error: {cells[errors[0]]['output'][:600]!r}"
+            missing = []
+            for i in explorer_cells:
+                cell_nodes.nth(i).scroll_into_view_if_needed(timeout=30_000)
+                try:
+                    cell_nodes.nth(i).locator(".widget-slider").first.wait_for(state="attached", timeout=60_000)
+                except Exception:  # noqa: BLE001 - said below, with what the page showed instead
+                    missing.append(i)
+            if not missing:
+                break
+            shot = shots / f"{lab}-no-explorer-{attempt}.png"
+            page.screenshot(path=str(shot))
+            problems = [line for line in console if line.startswith(("error", "warning"))][-8:]
+            seen = (
+                f"no explorer in cells {missing} of {lab} (attempt {attempt}) after every cell ran: the first shows "
+                f"{cells[missing[0]]['output'][:300]!r}; the browser's console: {problems}; the server's log ends "
+                f"{_server_log_tail(jupyterlab)!r} (screenshot {shot})"
+            )
+            if attempt == 2:
+                raise AssertionError(seen)
+            # Seen in CI only, on the first labs a freshly started server opened on a loaded machine: say what it
+            # was (the warnings summary shows it) and try once more on a fresh kernel.
+            warnings.warn(seen, stacklevel=1)
+            _shut_down_kernel(jupyterlab, f"{lab}.ipynb")
+        for n, i in enumerate(explorer_cells):
+            explorer = cell_nodes.nth(i).locator(".widget-vbox").first
             explorer.scroll_into_view_if_needed()
-            assert explorer.locator("img").count() >= 1, "an explorer shows its figure"
-            explorer.screenshot(path=str(shots / f"{lab}-explorer{i}-before.png"))
+            explorer.locator("img").first.wait_for(timeout=60_000)
+            explorer.screenshot(path=str(shots / f"{lab}-explorer{n}-before.png"))
             before = explorer.locator("img").first.get_attribute("src")
             handle = explorer.locator(".widget-slider .noUi-handle").first
             handle.click()
@@ -162,10 +186,15 @@ def _explore(lab, jupyterlab, shots, sync_playwright):
             deadline = time.monotonic() + 90
             while explorer.locator("img").first.get_attribute("src") == before and time.monotonic() < deadline:
                 page.wait_for_timeout(500)
-            explorer.screenshot(path=str(shots / f"{lab}-explorer{i}-after.png"))
+            explorer.screenshot(path=str(shots / f"{lab}-explorer{n}-after.png"))
             assert explorer.locator("img").first.get_attribute("src") != before, "moving a slider redraws the figure"
         page.screenshot(path=str(shots / f"{lab}-page.png"), full_page=False)
         browser.close()
+
+
+def _server_log_tail(base: str, chars: int = 1500) -> str:
+    log = SERVER_LOGS.get(base)
+    return log.read_text(errors="replace")[-chars:] if log and log.exists() else ""
 
 
 # --- Run All on a blank lab ------------------------------------------------------------------------------
@@ -298,12 +327,12 @@ def test_run_all_on_a_blank_lab_reaches_the_end(lab, jupyterlab, tmp_path):
             cell_nodes = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell")
             for i in explorers:
                 widget = cell_nodes.nth(i).locator(".jp-OutputArea .widget-vbox").first
-                try:
+                try:  # into view first: JupyterLab does not render cells out of view (content-visibility)
+                    widget.wait_for(state="attached", timeout=60_000 if finished else 1_000)
+                    widget.scroll_into_view_if_needed(timeout=10_000)
                     widget.locator("img").first.wait_for(timeout=60_000 if finished else 1_000)
                 except Exception:  # noqa: BLE001 - reported below with the cell's output
                     pass
-                if widget.count():
-                    widget.scroll_into_view_if_needed(timeout=10_000)
                 controls = widget.locator(
                     ".widget-slider, .widget-dropdown, .widget-select-multiple, .widget-text, "
                     ".widget-toggle-buttons, .widget-button, .widget-checkbox"
