@@ -54,9 +54,10 @@ def run_lock():
 
 @contextlib.contextmanager
 def machine_to_myself():
-    """While timing something against a budget (a lab top to bottom in two minutes): the other xdist worker
-    finishes its current test and starts no other until this block ends. Every test holds the run's lock
-    shared (tests/conftest.py); this turns the current test's hold exclusive, and back."""
+    """While timing something against a budget (a lab top to bottom in two minutes), or running a heavy lab
+    against a deadline (Run All in the browser): the other xdist worker finishes its current test and starts no
+    other until this block ends. Every test holds the run's lock shared (tests/conftest.py); this turns the
+    current test's hold exclusive, and back."""
     import fcntl
 
     lock = run_lock()

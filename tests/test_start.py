@@ -9,10 +9,12 @@ model answer, a blank and a wrong answer, and checks that a sandbox that cannot 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -240,12 +242,18 @@ def test_readme_commands_from_a_fresh_clone_open_the_labs_and_grade_them(tmp_pat
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # start.py runs JupyterLab as its child: both are ended below (it left a server behind)
     )
     try:
         listing = _wait_for_listing(server, port, seconds=1500)
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=30)
         log.close()
     said = (tmp_path / "start.log").read_text()
     assert listing is not None, said[-3000:]
