@@ -38,6 +38,7 @@ from dlcourse.autograde import sandbox
 from dlcourse.autograde.preprocessors import (
     LinkSafeCollect,
     SandboxedExecute,
+    SandboxedKernelManager,
     _guard_timestamp_reads,
     clean_learner_html,
     copy_regular_files,
@@ -278,11 +279,23 @@ def _run_notebook(cells, folder: Path | None = None, **traits) -> tuple[nbformat
     execute.log.addHandler(handler)
     start = time.monotonic()
     resources = {"metadata": {"path": str(folder)} if folder else {}, "nbgrader": {"student": "someone"}}
+    kernel_folders: list[str] = []
+    pre_start = SandboxedKernelManager._async_pre_start_kernel
+
+    async def recorded_pre_start(self, **kw):
+        started = await pre_start(self, **kw)
+        kernel_folders.append(self._sandbox_dir)
+        return started
+
+    SandboxedKernelManager._async_pre_start_kernel = recorded_pre_start
     try:
         nb, _ = execute.preprocess(nb, resources)
     finally:
+        SandboxedKernelManager._async_pre_start_kernel = pre_start
         execute.log.removeHandler(handler)
     lines += handler.lines
+    # However the kernel ended (shut down, died, never started), its folder (sockets, its own output) is gone.
+    assert kernel_folders and not [f for f in kernel_folders if os.path.exists(f)], kernel_folders
     return nb, time.monotonic() - start, lines
 
 

@@ -341,6 +341,10 @@ class SandboxedKernelManager(AsyncKernelManager):
             self.said = _printable_tail(os.path.join(self._sandbox_dir, "kernel.out"))
             shutil.rmtree(self._sandbox_dir, ignore_errors=True)
 
+    # nbclient calls cleanup_resources on its own after a kernel died (no shutdown_kernel then); the base class
+    # binds that name to its own coroutine, which would leave the kernel's folder behind in the grader's /tmp.
+    cleanup_resources = _async_cleanup_resources
+
 
 def _printable_tail(path: str, chars: int = 300) -> str:
     """The end of a file the learner's process wrote, as one line of plain ASCII (no escape sequences)."""
