@@ -424,6 +424,55 @@ def test_output_is_cut_as_it_arrives(tmp_path):
     assert kept < 110_000 and "[output cut" in _text(nb.cells[0]) and _text(nb.cells[1]) == "after\n"
 
 
+WIDGET_FLOOD = """
+import comm
+big = "x" * (8 * 2**20)
+for i in range(40):  # 320 MB of widget state, well within the kernel's own memory limit
+    comm.create_comm(target_name="jupyter.widget", data={"state": {"value": big}})
+print("sent")
+"""
+
+
+@needs_sandbox
+def test_widget_messages_cannot_fill_the_graders_memory(tmp_path):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        nb, _, _ = _run_notebook([WIDGET_FLOOD, "print('after')"], tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "sent" in _text(nb.cells[0]) and _text(nb.cells[1]) == "after\n"
+    assert peak < 100 * 2**20, f"the grader peaked at {peak / 2**20:.0f} MiB"
+    assert "widgets" not in nb.metadata
+
+
+DISPLAYS = """
+from IPython.display import display
+for i in range(500):
+    display({"text/plain": ""}, raw=True, display_id="same")
+"""
+REWRITE = 'display({"text/plain": "x" * 200_000}, raw=True, display_id="same")\nprint("rewrote")'
+
+
+@needs_sandbox
+def test_a_display_rewriting_many_earlier_ones_cannot_multiply_the_notebook(tmp_path):
+    nb, _, _ = _run_notebook([DISPLAYS, REWRITE], tmp_path)
+    assert "rewrote" in _text(nb.cells[1])
+    assert len(nbformat.writes(nb)) < 10 * 2**20  # 500 copies of 200 kB would be 100 MB
+
+
+@needs_sandbox
+def test_an_honest_display_update_still_shows(tmp_path):
+    cells = [
+        "h = display({'text/plain': 'first'}, raw=True, display_id=True)",
+        "h.update({'text/plain': 'second'}, raw=True)",
+    ]
+    nb, _, _ = _run_notebook(["from IPython.display import display", *cells], tmp_path)
+    assert nb.cells[1].outputs[0]["data"]["text/plain"] == "second"
+
+
 @needs_sandbox
 def test_a_kernel_that_cannot_start_costs_only_outputs(tmp_path):
     """A file of the submission shadows the kernel's launcher (the kernel's folder comes first on sys.path)."""

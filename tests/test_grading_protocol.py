@@ -388,6 +388,46 @@ def test_the_padding_8000_request_of_the_issue_is_refused_before_computing():
     served.check_request("F.linear", F.linear, [np.ones((64, 400)), np.ones((120, 400)), np.ones(120)], {})
 
 
+def test_arrays_passed_as_lists_or_with_more_axes_are_bounded_alike():
+    """The limits see the shapes the helper will compute with, however the arrays were passed: nested lists
+    (which the helpers turn into arrays themselves), a linear layer's input with more than two axes."""
+    import dlcourse.functional as F
+
+    one, weights = [[[[0.0]]]], [[[[0.0]]]] * 256
+    with pytest.raises(ValueError, match="padded input|output|windows"):
+        served.check_request("F.conv2d", F.conv2d, [one, weights], {"padding": 1024})
+    with pytest.raises(ValueError, match="output"):
+        served.check_request("F.linear", F.linear, [np.zeros((1024, 4096, 1)), np.zeros((512, 1))], {})
+    with pytest.raises(ValueError, match="multiply-adds"):
+        served.check_request("F.linear", F.linear, [np.ones((2, 1024, 2048)), np.ones((1024, 2048))], {})
+    with pytest.raises(ValueError, match="not an array"):
+        served.check_request("F.relu", F.relu, [[[1.0], [1.0, 2.0]]], {})
+    with pytest.raises(ValueError, match="must hold numbers"):
+        served.check_request("F.relu", F.relu, [["a", "b"]], {})
+    # an honest list is served as the array it stands for
+    assert np.array_equal(served.serve("F.relu", F.relu, [[-1.0, 2.0]], {}), [0.0, 2.0])
+    assert served.serve("F.conv2d", F.conv2d, [one, [[[[2.0]]]]], {"padding": 1}).shape == (1, 1, 3, 3)
+
+
+LIST_REQUEST = """
+def conv2d_backward(dout, x, weight, bias=None, stride=1, padding=0):
+    return F.conv2d([[[[0.0]]]], [[[[0.0]]]] * 256, padding=1024)
+"""
+
+
+def test_a_huge_request_made_of_lists_costs_the_grader_nothing():
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        verdict = score_test_cell('check_exercise("conv2d_backward", conv2d_backward)', [LIST_REQUEST])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert not verdict.passed and "more than grading serves" in verdict.message, verdict.message
+    assert peak < 100 * 2**20, f"the grader peaked at {peak / 2**20:.0f} MiB"
+
+
 def test_every_helper_an_exercise_hands_over_fits_its_cases_well_within_the_limits():
     from dlcourse.feedback.exercises import EXERCISES
 
@@ -530,6 +570,23 @@ def test_ipython_syntax_becomes_python_as_ipython_makes_it():
     assert as_python("\n\n%time x = 1\n").splitlines()[2].startswith("get_ipython()")  # numbered as written
 
 
+def test_turning_a_cell_into_python_costs_the_grader_little_whatever_the_cell():
+    """It runs in the grader before any deadline: a thousand %%time lines are no recursion, and a long cell
+    full of magics is not handed to IPython's transformer (which reads the whole cell once per magic)."""
+    from dlcourse.autograde import ipython_shim
+
+    stacked = as_python("%%time\n" * 1000 + "x = 1\n")
+    assert stacked.count("run_cell_magic('time'") == 1000 and stacked.endswith("x = 1\n")
+    compile(stacked, "<cell>", "exec")
+    as_python.cache_clear()
+    heavy = "%time 0\n" * 60 + "x = [" + "0," * 200_000 + "]\n"
+    start = time.monotonic()
+    assert as_python(heavy) == heavy  # left as it is: Python reports its syntax, in the learner's process
+    long_cell = "%time 0\n" * 20 + "x = [" + "0," * 200_000 + "]\n"
+    assert as_python(long_cell) == long_cell and time.monotonic() - start < 2
+    assert ipython_shim.SYNTAX_LINES_LIMIT >= 20  # an honest cell with a few magics is transformed (above)
+
+
 IPYTHON_CELLS = [
     "%matplotlib inline\n!pip list\nfiles = !ls\ncalls = []\n"
     "def relu(x):\n    calls.append(1)\n    return np.maximum(x, 0)\n"
@@ -542,6 +599,15 @@ IPYTHON_CELLS = [
     "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([0, 1])\nplt.show()\n"
     "def plotted():\n    return len(fig.axes)\n",
 ]
+
+
+def test_a_cold_import_of_torch_is_not_the_answer_cells_time():
+    """An answer cell that begins with `import torch` (lab 07's LeNet5) keeps its definitions on a loaded
+    machine: the worker has imported torch before the cells' time limits start."""
+    cells = ["import torch\nfrom torch import nn\ndef layers():\n    return nn.Linear(2, 3).weight.shape[0]\n"]
+    with LearnerProcess(cells, packages=("numpy", "torch"), deadline=60, cell_seconds=0.2) as process:
+        assert not process.problems, process.problems
+        assert process.call("layers", {})[0] == 3
 
 
 def test_ipython_syntax_runs_harmlessly_in_the_worker():

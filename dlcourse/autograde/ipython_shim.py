@@ -34,28 +34,45 @@ _RUNS_ITS_BODY = re.compile(r"^%%(\w+)(.*)$")
 _TIMEIT_OPTION = re.compile(r"^\s*-(?:[nrp]\s*\d+|[tcqo])(?=\s)")
 
 
+# IPython transforms a cell once per line of its syntax, reading the whole cell each time: a cell with more
+# such lines than this, or too long for their number, is not transformed (Python then reports the syntax).
+SYNTAX_LINES_LIMIT = 50
+TRANSFORM_BUDGET = 4_000_000  # characters IPython may read for one cell: lines of syntax x the cell's length
+_SYNTAX_LINE = re.compile(r"^\s*[%!]|\?\s*$|=\s*!")
+
+
 @functools.lru_cache(maxsize=32)  # every test cell of a submission runs the same answer cells
 def as_python(source: str) -> str:
     """The answer cell ``source`` with IPython's syntax turned into Python, as IPython does before running it
     (unchanged where IPython is missing or cannot make sense of it: then Python reports the syntax error).
     Lines keep their numbers in the learner's cell: IPython drops leading blank lines, which come back here.
-    A cell that starts with a magic that runs its body (``%%time``) becomes that magic's call on line 1 and the
-    body, itself turned into Python (IPython does the same when the magic runs), below it."""
+    A cell that starts with magics that run their body (``%%time``) becomes those magics' calls, one a line,
+    and the body, itself turned into Python (IPython does the same when the magic runs), below them. Never
+    raises, and its cost is bounded (SYNTAX_LINES_LIMIT, TRANSFORM_BUDGET): it runs in the grader."""
     try:
         from IPython.core.inputtransformer2 import TransformerManager
     except ImportError:  # pragma: no cover - the grader installs IPython with nbgrader
         return source
-    lines = source.splitlines(True)
-    blank = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
-    magic = _RUNS_ITS_BODY.match(lines[blank]) if blank < len(lines) else None
-    if magic and magic.group(1) in RUN_ONCE:
-        head = f"get_ipython().run_cell_magic({magic.group(1)!r}, {magic.group(2).strip()!r}, '')\n"
-        return "\n" * blank + head + as_python("".join(lines[blank + 1 :]))
+    lines, heads = source.splitlines(True), []
+    while True:  # a loop, not recursion: a cell may start with any number of %%time lines
+        blank = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+        magic = _RUNS_ITS_BODY.match(lines[blank]) if blank < len(lines) else None
+        if not (magic and magic.group(1) in RUN_ONCE):
+            break
+        heads.append(
+            "\n" * blank + f"get_ipython().run_cell_magic({magic.group(1)!r}, {magic.group(2).strip()!r}, '')\n"
+        )
+        lines = lines[blank + 1 :]
+    body = "".join(lines)
+    syntax = sum(1 for line in lines if _SYNTAX_LINE.search(line))
+    if syntax > SYNTAX_LINES_LIMIT or max(syntax, 1) * len(body) > TRANSFORM_BUDGET:
+        return "".join(heads) + body  # too much syntax to transform: Python reports it
     try:
-        python = TransformerManager().transform_cell(source)
+        python = TransformerManager().transform_cell(body)
     except Exception:  # noqa: BLE001 - leave it to Python's own syntax error
-        return source
-    return "\n" * blank + python if blank and not python.startswith("\n") else python
+        return "".join(heads) + body
+    python = "\n" * blank + python if blank and not python.startswith("\n") else python
+    return "".join(heads) + python
 
 
 # --- the worker's side -----------------------------------------------------------------------------------

@@ -388,8 +388,9 @@ class SandboxedExecute(Execute):
     (a segfault, ``os.kill`` of itself), a cell that does not stop when interrupted, a run past
     ``run_seconds`` or a kernel that cannot start ends the run with a note on the cell where it stopped and a
     one-line warning; the notebook goes on to ScoreTests with the outputs it has. Output beyond
-    ``max_output_bytes`` a cell is dropped as it arrives (CapOutput cuts further), so a printing loop cannot
-    fill the grader's memory.
+    ``max_output_bytes`` a cell is dropped as it arrives (CapOutput cuts further), widget messages are not
+    kept, and rewrites of earlier displays (display ids) share one budget, so that neither a printing loop nor
+    widget state nor display updates can fill the grader's memory.
     """
 
     run_seconds = Float(600.0, help="wall-clock limit for the whole notebook's feedback run").tag(config=True)
@@ -418,7 +419,7 @@ class SandboxedExecute(Execute):
             nb.metadata["language_info"] = _pinned_language_info()
             return nb, resources
         folder = (resources or {}).get("metadata", {}).get("path") or ""
-        self._started, self._cell_index, self._output_bytes = time.monotonic(), None, 0
+        self._started, self._cell_index, self._output_bytes, self._update_bytes = time.monotonic(), None, 0, 0
         self.shutdown_kernel = "graceful"  # "immediate" only for a kernel that stopped answering (below)
         with tempfile.TemporaryDirectory(prefix="dlcourse-feedback-run-") as scratch:
             files = Path(scratch) / "files"
@@ -485,6 +486,22 @@ class SandboxedExecute(Execute):
         return run_sync(ask)()
 
     # -- outputs -----------------------------------------------------------------------------------------
+    def handle_comm_msg(self, outs, msg, cell_index):
+        """Widgets' messages are not kept: feedback shows no live widget (sanitising drops their state and
+        views), and nbclient would otherwise keep every state a kernel sends, in the grader's memory."""
+        return None
+
+    def _update_display_id(self, display_id, msg):
+        """A display with an id rewrites every earlier output with that id: its size times their number counts
+        against the run's budget (``max_output_bytes``), past which such rewrites are dropped. Otherwise one
+        message could multiply into gigabytes when the notebook is written."""
+        targets = sum(len(indices) for indices in self._display_id_map.get(display_id, {}).values())
+        cost = _output_size(msg) * max(targets, 1)
+        if self._update_bytes + cost > self.max_output_bytes:
+            return
+        self._update_bytes += cost
+        super()._update_display_id(display_id, msg)
+
     def output(self, outs, msg, display_id, cell_index):
         if self.clear_before_next_output or not outs:
             self._output_bytes = 0

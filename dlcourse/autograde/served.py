@@ -22,6 +22,7 @@ ELEMENT_LIMIT = 2**22  # numbers in any one input, intermediate or output (32 Mi
 MULTIPLY_ADD_LIMIT = 2**31  # about a second of one core
 INTEGER_LIMIT = 1024  # kernel sizes, strides, paddings, axes
 SPATIAL = ("padding", "stride", "kernel_size")
+SETTINGS = ("training", "momentum", "eps", "dim")  # the helpers' other hyper-parameters: never arrays
 
 
 def _numbers(value, limit: int = ELEMENT_LIMIT + 1) -> int:
@@ -82,20 +83,44 @@ def predicted_sizes(arguments: dict) -> dict[str, int]:
         sizes["windows"] = n * c * kh * kw * ho * wo
         sizes["output"] = n * out_channels * ho * wo
         sizes["multiply-adds"] = sizes["output"] * c * kh * kw
-    elif len(x_shape) == 2 and len(w_shape) == 2:  # a linear layer: (N, D) @ (D, out)
-        sizes["output"] = x_shape[0] * w_shape[0]
-        sizes["multiply-adds"] = sizes["output"] * x_shape[1]
+    elif len(x_shape) >= 2 and len(w_shape) == 2:  # a linear layer: (..., D) @ (D, out)
+        sizes["output"] = math.prod(x_shape[:-1]) * w_shape[0]
+        sizes["multiply-adds"] = sizes["output"] * x_shape[-1]
     return sizes
 
 
-def check_request(name: str, helper, args: list, kwargs: dict) -> None:
-    """ValueError, saying which limit, if calling ``helper`` (the given helper ``name``) on these arguments
-    from the learner would cost the grader more than the limits above."""
+def _as_arrays(name: str, arguments: dict) -> dict:
+    """The arguments with every array-like one (a list, a tuple, a number) as the array the helper would make
+    of it: the limits below then see the shapes the computation will have, however the learner passed them."""
+    converted = {}
+    for key, value in arguments.items():
+        if key in SPATIAL or key in SETTINGS or value is None or isinstance(value, (np.ndarray, bool, str)):
+            converted[key] = value
+            continue
+        try:
+            array = np.asarray(value)
+        except (ValueError, TypeError, OverflowError):
+            raise ValueError(f"{name}: {key} is not an array (a ragged or mixed list?)") from None
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"{name}: {key} must hold numbers, got {array.dtype}")
+        converted[key] = array
+    return converted
+
+
+def check_request(name: str, helper, args: list, kwargs: dict) -> dict:
+    """The call's arguments by name, array-likes as arrays, once ``helper`` (the given helper ``name``) on them
+    is known to cost the grader no more than the limits above; ValueError, saying which limit, otherwise."""
     try:
         bound = inspect.signature(helper).bind(*args, **kwargs)
     except TypeError as err:
         raise ValueError(f"{name}: {err}") from None
-    arguments = dict(bound.arguments)
+    for key, value in bound.arguments.items():  # counted before any conversion allocates
+        if _numbers(value) > ELEMENT_LIMIT:
+            raise ValueError(
+                f"{name}: {key} holds more than {ELEMENT_LIMIT:,} numbers, more than grading serves; "
+                "call it on the inputs the exercise gives"
+            )
+    arguments = _as_arrays(name, dict(bound.arguments))
     for key, value in arguments.items():
         count = _numbers(value)
         if count > ELEMENT_LIMIT:
@@ -116,9 +141,13 @@ def check_request(name: str, helper, args: list, kwargs: dict) -> None:
                 f"{name}: this call would make {size:,} {'multiply-adds' if what == 'multiply-adds' else 'numbers'} "
                 f"({what}), more than grading serves ({limit:,}); check its arguments (padding, stride, shapes)"
             )
+    return arguments
 
 
 def serve(name: str, helper, args: list, kwargs: dict):
-    """helper(*args, **kwargs), once the request is within the limits."""
-    check_request(name, helper, args, kwargs)
-    return helper(*args, **kwargs)
+    """helper(*args, **kwargs), once the request is within the limits, on the arguments as checked; a result
+    larger than the limits (which the checks should have foreseen) is refused rather than sent."""
+    result = helper(**check_request(name, helper, args, kwargs))
+    if _numbers(result) > ELEMENT_LIMIT:
+        raise ValueError(f"{name}: the result holds more than {ELEMENT_LIMIT:,} numbers, more than grading serves")
+    return result

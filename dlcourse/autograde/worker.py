@@ -144,6 +144,24 @@ def _calibrate(request: dict):
     return call_on_copy(lambda **kwargs: [np.zeros(shape, dtype) for shape, dtype in shapes], decode(request["kwargs"]))
 
 
+# Packages whose first import takes seconds on a loaded machine: imported before the answer cells' time limits
+# start, where this process has them at all (only an exercise that declares them does), so that an answer cell
+# that begins with `import torch` is not cut short by the import.
+HEAVY_PACKAGES = ("torch", "matplotlib.pyplot")
+
+
+def _import_heavy_packages() -> None:
+    import importlib
+    import importlib.util
+
+    for name in HEAVY_PACKAGES:
+        try:
+            if importlib.util.find_spec(name.partition(".")[0]) is not None:
+                importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a package that fails to import fails the learner's own import too
+            continue
+
+
 def serve(channel: Channel) -> None:
     setup = channel.receive()
     cells, skip = list(setup["cells"]), set(setup.get("skip", []))
@@ -151,6 +169,7 @@ def serve(channel: Channel) -> None:
     namespace.update(given_helpers(channel, list(setup.get("given", []))))
     ipython_shim.install(namespace, cells)
     os.environ["MPLBACKEND"] = "Agg"  # a cell that plots draws into memory, never to a screen
+    _import_heavy_packages()
     _remember_sources(cells)
     problems = []
     for number, source in enumerate(cells, 1):
