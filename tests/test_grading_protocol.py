@@ -610,6 +610,29 @@ def test_a_cold_import_of_torch_is_not_the_answer_cells_time():
         assert process.call("layers", {})[0] == 3
 
 
+def test_an_import_grading_does_not_have_lets_the_cell_go_on_and_fails_the_function_that_uses_it():
+    """In Jupyter the cell runs whole (torch is installed there): what it defines after `import torch` exists in
+    grading too, and a function that calls torch fails when called, as one that calls the reference does."""
+    cells = [
+        "def relu(x):\n    return np.maximum(x, 0)\n\nimport torch\nimport torch.nn.functional as TF\n"
+        "from tqdm import tqdm\n\ndef relu(x):\n    return TF.relu(torch.as_tensor(x)).numpy()\n\n"
+        "def after(x):\n    return x + 1\n"
+    ]
+    with LearnerProcess(cells, deadline=30) as process:
+        assert not process.problems, process.problems
+        assert process.call("after", {"x": 1})[0] == 2
+        with pytest.raises(LearnerError, match="ModuleNotFoundError.*torch is not available where answers are graded"):
+            process.call("relu", {"x": np.ones(2)})
+    # a library's own optional import still fails as usual (only the learner's imports are stood in for)
+    probe = [
+        "import numpy\ndef optional():\n    import importlib\n    try:\n"
+        "        importlib.import_module('surely_not_installed_here')\n    except ImportError:\n"
+        "        return 'missing'\n    return 'stood in'\n"
+    ]
+    with LearnerProcess(probe, deadline=30) as process:
+        assert process.call("optional", {})[0] == "missing"
+
+
 def test_ipython_syntax_runs_harmlessly_in_the_worker():
     with LearnerProcess(IPYTHON_CELLS, packages=("numpy", "matplotlib"), deadline=60) as process:
         assert process.problems == [] and process.failure is None

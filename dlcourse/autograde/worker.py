@@ -144,6 +144,54 @@ def _calibrate(request: dict):
     return call_on_copy(lambda **kwargs: [np.zeros(shape, dtype) for shape, dtype in shapes], decode(request["kwargs"]))
 
 
+class _Unavailable(types.ModuleType):
+    """What the learner's ``import torch`` (or any package grading does not have) gives: a module whose every
+    attribute is another such module and whose use as a function raises. The cell goes on as it would in
+    Jupyter, so that what it defines after the import exists; a function that uses the package fails when
+    called, and costs its own test cell (the reference and torch are out of reach here, by design)."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.__path__ = []  # a package: `import torch.nn.functional` comes here too
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)
+        return _Unavailable(f"{self.__name__}.{attr}")
+
+    def __call__(self, *args, **kwargs):
+        root = self.__name__.partition(".")[0]
+        raise ModuleNotFoundError(
+            f"{root} is not available where answers are graded ({self.__name__} was called): "
+            "your functions must work with NumPy alone"
+        )
+
+
+class _UnavailableFinder:
+    """Last on sys.meta_path: a module no other finder has, imported by the learner's own cell (not by a
+    library trying an optional dependency), becomes an _Unavailable module instead of an ImportError."""
+
+    @staticmethod
+    def _from_learner() -> bool:
+        frame = sys._getframe(2)  # past this function and find_spec
+        while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+            frame = frame.f_back
+        return frame is not None and frame.f_code.co_filename.startswith("<answer cell")
+
+    def find_spec(self, name, path=None, target=None):
+        import importlib.machinery
+
+        if not self._from_learner():
+            return None
+        return importlib.machinery.ModuleSpec(name, self)
+
+    def create_module(self, spec):
+        return _Unavailable(spec.name)
+
+    def exec_module(self, module):
+        return None
+
+
 # Packages whose first import takes seconds on a loaded machine: imported before the answer cells' time limits
 # start, where this process has them at all (only an exercise that declares them does), so that an answer cell
 # that begins with `import torch` is not cut short by the import.
@@ -170,6 +218,7 @@ def serve(channel: Channel) -> None:
     ipython_shim.install(namespace, cells)
     os.environ["MPLBACKEND"] = "Agg"  # a cell that plots draws into memory, never to a screen
     _import_heavy_packages()
+    sys.meta_path.append(_UnavailableFinder())
     _remember_sources(cells)
     problems = []
     for number, source in enumerate(cells, 1):
